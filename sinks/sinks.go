@@ -201,6 +201,7 @@ type Defaults struct {
 	MaxWait     time.Duration // batch.max_wait
 	Concurrency int           // batches in flight at once
 	Dedupe      bool          // drop the second copy of an entry seen in two files
+	MinLevel    string        // min_level when the user sets none; "" sends every level
 }
 
 // Options is a sink type's own configuration, decoded strictly from the sink's YAML mapping

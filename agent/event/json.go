@@ -1,0 +1,144 @@
+package event
+
+import (
+	"time"
+	"unicode/utf8"
+)
+
+// TimeLayout is how events render their time: RFC 3339, UTC, milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// AppendJSON appends e as one JSON object in winship's own shape, the one the file sink
+// writes and the http sink sends:
+//
+//	{"timestamp":"…","level":"…","message":"…","stack":"…","source":"…","path":"…",
+//	 "host":"…","fields":{…},"raw_level":"…","parse_error":"…","flags":["partial"]}
+//
+// stack, host, fields, raw_level, parse_error and flags appear only when set. Together with
+// fields they keep every key of the original entry recoverable.
+func AppendJSON(dst []byte, e *Event, host string) []byte {
+	dst = append(dst, `{"timestamp":"`...)
+	dst = e.Time.UTC().AppendFormat(dst, TimeLayout)
+	dst = append(dst, `","level":"`...)
+	dst = append(dst, e.Level.String()...)
+	dst = append(dst, `","message":`...)
+	dst = AppendJSONString(dst, e.Message)
+	if e.Stack != "" {
+		dst = append(dst, `,"stack":`...)
+		dst = AppendJSONString(dst, e.Stack)
+	}
+	dst = append(dst, `,"source":`...)
+	dst = AppendJSONString(dst, e.Source)
+	dst = append(dst, `,"path":`...)
+	dst = AppendJSONString(dst, e.Path)
+	if host != "" {
+		dst = append(dst, `,"host":`...)
+		dst = AppendJSONString(dst, host)
+	}
+	if len(e.Fields) > 0 {
+		dst = append(dst, `,"fields":`...)
+		dst = append(dst, e.Fields...)
+	}
+	if e.RawLevel != "" {
+		dst = append(dst, `,"raw_level":`...)
+		dst = AppendJSONString(dst, e.RawLevel)
+	}
+	if e.ParseError != "" {
+		dst = append(dst, `,"parse_error":`...)
+		dst = AppendJSONString(dst, e.ParseError)
+	}
+	if e.Flags != 0 {
+		dst = appendFlags(dst, e.Flags)
+	}
+	return append(dst, '}')
+}
+
+var flagNames = []struct {
+	f    Flags
+	name string
+}{{FlagPartial, "partial"}, {FlagTruncated, "truncated"}, {FlagInvalidUTF8, "invalid_utf8"},
+	{FlagNoTimestamp, "no_timestamp"}}
+
+// FlagNames returns the names of the flags set in f.
+func FlagNames(f Flags) []string {
+	var out []string
+	for _, fn := range flagNames {
+		if f&fn.f != 0 {
+			out = append(out, fn.name)
+		}
+	}
+	return out
+}
+
+func appendFlags(dst []byte, f Flags) []byte {
+	dst = append(dst, `,"flags":[`...)
+	for i, name := range FlagNames(f) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, '"')
+	}
+	return append(dst, ']')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD; control
+// characters, quotes and backslashes are escaped; everything else is copied as is.
+func AppendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 are valid JSON but break JavaScript consumers; escape them.
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\u202`...)
+			dst = append(dst, hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// AppendTime appends t in TimeLayout.
+func AppendTime(dst []byte, t time.Time) []byte { return t.UTC().AppendFormat(dst, TimeLayout) }
+
+// Quote is AppendJSONString for callers that want a string.
+func Quote(s string) string { return string(AppendJSONString(nil, s)) }

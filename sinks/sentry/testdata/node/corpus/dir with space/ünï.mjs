@@ -1,0 +1,3 @@
+export function unicode() {
+  throw new Error('unicode path failed');
+}

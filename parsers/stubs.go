@@ -1,0 +1,5 @@
+package parsers
+
+type prettyParser struct{ jsonParser }
+type textParser struct{ jsonParser }
+type autoParser struct{ jsonParser }

@@ -28,8 +28,8 @@ type picks struct{ level, msg, stack, ts int }
 type keyNames struct{ level, msg, stack, ts string }
 
 var (
-	winstonKeys  = keyNames{level: "level", msg: "message", stack: "stack", ts: "timestamp"}
-	logstashTop  = keyNames{msg: "@message", ts: "@timestamp"}
+	winstonKeys   = keyNames{level: "level", msg: "message", stack: "stack", ts: "timestamp"}
+	logstashTop   = keyNames{msg: "@message", ts: "@timestamp"}
 	logstashInner = keyNames{level: "level", stack: "stack"}
 )
 

@@ -1,0 +1,54 @@
+# winship — see README.md.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO      ?= go
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: build run test test-short node-deps vet fmt bench fuzz stress clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/winship ./cmd/winship
+
+# Runs the agent on config.example.yaml: ./logs/*.log → ./out/events.jsonl.
+run: build
+	mkdir -p logs out
+	bin/winship run -c config.example.yaml
+
+# The whole suite, as CI runs it: vet, formatting, race-enabled tests (including the
+# tests that drive real Winston and @sentry/core through node), short fuzz and stress runs.
+test: node-deps vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+# Node producers and references for the tests (winston, winston-daily-rotate-file,
+# @sentry/core), pinned by package-lock.json.
+node-deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Speed and memory targets live here, not in timed tests.
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+
+# Minutes of fuzzing per parser (make test runs only the seed corpora).
+FUZZTIME ?= 2m
+fuzz:
+	for f in $$($(GO) test -list='^Fuzz' ./parsers | grep ^Fuzz); do \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./parsers || exit 1; done
+	for f in $$($(GO) test -list='^Fuzz' ./sinks/sentry | grep ^Fuzz); do \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./sinks/sentry || exit 1; done
+
+# Long chaos runs: many kill -9 cycles, big backlogs.
+stress: node-deps
+	WINSHIP_STRESS=1 $(GO) test -race -count=1 -timeout 60m -run 'Stress|Chaos|Kill' ./...
+
+clean:
+	rm -rf bin out .winship

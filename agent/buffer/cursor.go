@@ -1,0 +1,327 @@
+package buffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrPastEnd is returned by Ack for a position past the durable end.
+var ErrPastEnd = errors.New("position past the durable end")
+
+// Cursor is one consumer's read and acknowledged position. One goroutine calls Next; Ack,
+// Backlog and DropOldest may be called from others.
+type Cursor struct {
+	l    *Log
+	name string
+	path string
+	done chan struct{} // closed by Close
+
+	acked atomic.Uint64 // the acknowledged position, persisted before it is stored here
+
+	mu     sync.Mutex // serialises Ack, DropOldest and Close, and the cursor file
+	closed bool
+
+	rmu sync.Mutex // held by Next while it reads
+	rd  reader
+}
+
+// Cursor opens the named cursor, loading its saved position; a cursor never seen before
+// starts at the current end (and saves it at once, so a restart does not skip what was
+// appended in between). A cursor whose file is damaged starts at the oldest record, with a
+// warning: duplicates rather than a loss. A name may be open only once at a time.
+func (l *Log) Cursor(name string) (*Cursor, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if _, open := l.cursors[name]; open {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("open cursor %q: already open", name)
+	}
+	l.cursors[name] = nil // reserved: keeps segments while the position loads
+	l.mu.Unlock()
+
+	c, err := l.openCursor(name)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		delete(l.cursors, name)
+		return nil, err
+	}
+	l.cursors[name] = c
+	return c, nil
+}
+
+func (l *Log) openCursor(name string) (*Cursor, error) {
+	c := &Cursor{
+		l:    l,
+		name: name,
+		path: filepath.Join(l.dir, cursorDir, cursorFileName(name)),
+		done: make(chan struct{}),
+	}
+	p, save, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	if save {
+		if err := c.persist(p); err != nil {
+			return nil, err
+		}
+	}
+	c.acked.Store(uint64(p))
+	c.rd = reader{l: l, who: name, pos: p, bufSize: readBufBytes}
+	return c, nil
+}
+
+// load reads the saved position and says whether it must be saved again.
+func (c *Cursor) load() (Pos, bool, error) {
+	b, err := os.ReadFile(c.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c.l.End(), true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read cursor %s: %w", c.path, err)
+	}
+	p, err := decodeCursor(b)
+	if err != nil {
+		oldest := c.l.oldest()
+		c.l.log.Warn("buffer: cursor file damaged, starting at the oldest record",
+			"sink", c.name, "path", c.path, "offset", oldest, "err", err)
+		return oldest, true, nil
+	}
+	if oldest := c.l.oldest(); p < oldest {
+		c.l.log.Warn("buffer: cursor behind the oldest segment (removed while the sink "+
+			"was not open, or deleted); skipping to it", "sink", c.name, "path", c.path,
+			"offset", p, "bytes", int64(oldest-p))
+		return oldest, true, nil
+	}
+	if p > c.l.openEnd {
+		c.l.log.Warn("buffer: cursor past the end of the log (log tail lost); "+
+			"moving it back to the end", "sink", c.name, "path", c.path,
+			"offset", p, "bytes", int64(p-c.l.openEnd))
+		return c.l.openEnd, true, nil
+	}
+	return p, false, nil
+}
+
+// persist saves p atomically: temp file, fsync, rename, fsync of the folder.
+func (c *Cursor) persist(p Pos) error {
+	dir := filepath.Dir(c.path)
+	tmp := filepath.Join(dir, "."+filepath.Base(c.path)+".tmp")
+	if err := writeSynced(tmp, encodeCursor(p)); err != nil {
+		return fmt.Errorf("save cursor %q: %w", c.name, err)
+	}
+	if err := os.Rename(tmp, c.path); err != nil {
+		return fmt.Errorf("save cursor %q: %w", c.name, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("save cursor %q: %w", c.name, err)
+	}
+	return nil
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Name returns the cursor's name.
+func (c *Cursor) Name() string { return c.name }
+
+// Acked returns the acknowledged position.
+func (c *Cursor) Acked() Pos { return Pos(c.acked.Load()) }
+
+// Next blocks until at least one durable record lies past the read position or ctx is done,
+// then returns up to maxRecords records (and at most maxBytes of payload, but always at least
+// one record) and advances the read position past them. If the acknowledged position moved
+// past the read position (Ack ahead, DropOldest), reading resumes there. Damaged bytes and
+// missing segments are skipped with a warning. It returns ErrClosed once the cursor or the
+// log is closed, and ctx.Err() when ctx is done.
+func (c *Cursor) Next(ctx context.Context, maxRecords, maxBytes int) ([]Record, error) {
+	maxRecords = max(maxRecords, 1)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c.l.mu.Lock()
+		end, notify, closed := c.l.end, c.l.notify, c.l.closed
+		c.l.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		recs, err := c.read(end, maxRecords, maxBytes)
+		if err != nil || len(recs) > 0 {
+			return recs, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.done:
+			return nil, ErrClosed
+		case <-c.l.closedCh:
+			return nil, ErrClosed
+		case <-notify:
+		}
+	}
+}
+
+// read reads a batch of records before end.
+func (c *Cursor) read(end Pos, maxRecords, maxBytes int) ([]Record, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	select {
+	case <-c.done:
+		return nil, ErrClosed
+	case <-c.l.closedCh:
+		return nil, ErrClosed
+	default:
+	}
+	if acked := c.Acked(); acked > c.rd.pos {
+		c.rd.seek(acked)
+	}
+	var (
+		slab  []byte
+		offs  []int
+		nexts []Pos
+	)
+	for len(nexts) < maxRecords {
+		room := MaxRecordBytes
+		if len(nexts) > 0 {
+			room = maxBytes - len(slab)
+		}
+		out, ok, err := c.rd.next(end, room, slab)
+		if err != nil {
+			return nil, fmt.Errorf("cursor %q: %w", c.name, err)
+		}
+		if !ok {
+			break
+		}
+		offs = append(offs, len(slab))
+		nexts = append(nexts, c.rd.pos)
+		slab = out
+	}
+	recs := make([]Record, len(nexts))
+	for i := range recs {
+		hi := len(slab)
+		if i+1 < len(offs) {
+			hi = offs[i+1]
+		}
+		recs[i] = Record{Data: slab[offs[i]:hi:hi], Next: nexts[i]}
+	}
+	return recs, nil
+}
+
+// Ack durably records that everything before p has been delivered (a p at or before the
+// acknowledged position is a no-op), so segments wholly before every cursor's acknowledged
+// position can be removed. p must be a Record.Next or End(); past End() it fails with
+// ErrPastEnd. It wakes the Log.Acked waiters.
+func (c *Cursor) Ack(p Pos) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if p <= c.Acked() {
+		return nil
+	}
+	if end := c.l.End(); p > end {
+		return fmt.Errorf("ack cursor %q at %d, end %d: %w", c.name, p, end, ErrPastEnd)
+	}
+	if err := c.persist(p); err != nil {
+		return err
+	}
+	c.acked.Store(uint64(p))
+	c.l.wakeAcked()
+	return nil
+}
+
+// Backlog returns the bytes between the acknowledged position and the durable end (frame
+// headers included). It does not wait for a concurrent Ack.
+func (c *Cursor) Backlog() int64 {
+	end, acked := c.l.End(), c.Acked()
+	if acked >= end {
+		return 0
+	}
+	return int64(end - acked)
+}
+
+// DropOldest advances the acknowledged (and, if behind, the read) position over the oldest
+// records until Backlog is at most target, and returns how many records and bytes it
+// skipped. It reads the frames it skips, so the record count is exact; bytes are log bytes
+// (headers included, and damaged bytes on the way, which are also reported as damage).
+// Records a concurrent Next already returned may still be delivered.
+func (c *Cursor) DropOldest(target int64) (records int, bytes int64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, 0, ErrClosed
+	}
+	end, start := c.l.End(), c.Acked()
+	if end <= start || int64(end-start) <= max(target, 0) {
+		return 0, 0, nil
+	}
+	goal := end - Pos(max(target, 0))
+	r := reader{l: c.l, who: c.name, pos: start, bufSize: 64 << 10}
+	defer r.close()
+	var buf []byte
+	for r.pos < goal {
+		out, ok, err := r.next(end, MaxRecordBytes, buf[:0])
+		if err != nil {
+			return 0, 0, fmt.Errorf("drop oldest of cursor %q: %w", c.name, err)
+		}
+		if !ok {
+			break
+		}
+		buf = out
+		records++
+	}
+	if err := c.persist(r.pos); err != nil {
+		return 0, 0, err
+	}
+	c.acked.Store(uint64(r.pos))
+	c.l.wakeAcked()
+	return records, int64(r.pos - start), nil
+}
+
+// Close releases the cursor: it stops holding segments on disk (its file keeps the
+// position for the next Cursor call) and a waiting Next returns ErrClosed.
+func (c *Cursor) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	c.mu.Unlock()
+	c.l.mu.Lock()
+	if c.l.cursors[c.name] == c {
+		delete(c.l.cursors, c.name)
+	}
+	c.l.mu.Unlock()
+	c.closeReader()
+	return nil
+}
+
+func (c *Cursor) closeReader() {
+	c.rmu.Lock()
+	c.rd.close()
+	c.rmu.Unlock()
+}

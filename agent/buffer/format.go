@@ -1,0 +1,163 @@
+package buffer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+	"strings"
+)
+
+// On-disk framing of one record (all integers little-endian):
+//
+//	magic  uint32  frameMagic, lets a reader resynchronise after damaged bytes
+//	length uint32  payload length, at most MaxRecordBytes
+//	crc    uint32  CRC-32C (Castagnoli) of the 4 length bytes followed by the payload
+//	payload
+const (
+	frameMagic  uint32 = 0x31485357 // "WSH1" read as little-endian bytes
+	headerBytes        = 12
+
+	// MaxRecordBytes is the largest payload Append accepts and a reader trusts. A header
+	// claiming more is treated as corruption.
+	MaxRecordBytes = 16 << 20
+
+	// DefaultSegmentBytes is the segment size at which the log rolls to a new file.
+	DefaultSegmentBytes = 64 << 20
+
+	segSuffix   = ".seg"
+	segNameLen  = 20 // digits in a segment name: enough for any uint64
+	cursorDir   = "cursors"
+	cursorBytes = 16 // magic, position, CRC
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrTooLarge is returned by Append for a record over MaxRecordBytes; nothing was written.
+var ErrTooLarge = errors.New("record larger than the buffer's maximum")
+
+// ErrClosed is returned by calls on a Log (or its cursors) after Close.
+var ErrClosed = errors.New("buffer closed")
+
+// frameSize is the number of log bytes a record of n payload bytes takes.
+func frameSize(n int) int64 { return headerBytes + int64(n) }
+
+// appendFrame appends the framed record to dst.
+func appendFrame(dst, payload []byte) []byte {
+	var h [headerBytes]byte
+	binary.LittleEndian.PutUint32(h[0:4], frameMagic)
+	binary.LittleEndian.PutUint32(h[4:8], uint32(len(payload)))
+	crc := crc32.Update(0, castagnoli, h[4:8])
+	crc = crc32.Update(crc, castagnoli, payload)
+	binary.LittleEndian.PutUint32(h[8:12], crc)
+	dst = append(dst, h[:]...)
+	return append(dst, payload...)
+}
+
+// header is a decoded frame header.
+type header struct {
+	length uint32
+	crc    uint32
+}
+
+// parseHeader decodes h and checks what it can without the payload: the magic and the
+// length bound. room is how many bytes the frame may span (header included).
+func parseHeader(h []byte, room int64) (header, bool) {
+	if binary.LittleEndian.Uint32(h[0:4]) != frameMagic {
+		return header{}, false
+	}
+	n := binary.LittleEndian.Uint32(h[4:8])
+	if n > MaxRecordBytes || frameSize(int(n)) > room {
+		return header{}, false
+	}
+	return header{length: n, crc: binary.LittleEndian.Uint32(h[8:12])}, true
+}
+
+// valid reports whether payload matches the header's checksum.
+func (h header) valid(payload []byte) bool {
+	var l [4]byte
+	binary.LittleEndian.PutUint32(l[:], h.length)
+	crc := crc32.Update(0, castagnoli, l[:])
+	return crc32.Update(crc, castagnoli, payload) == h.crc
+}
+
+// segName is the file name of the segment whose first record is at base.
+func segName(base Pos) string {
+	return fmt.Sprintf("%0*d%s", segNameLen, uint64(base), segSuffix)
+}
+
+// parseSegName returns the base position named by a segment file name; ok is false for
+// any other file.
+func parseSegName(name string) (Pos, bool) {
+	digits, found := strings.CutSuffix(name, segSuffix)
+	if !found || len(digits) != segNameLen {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return Pos(v), true
+}
+
+// encodeCursor is the content of a cursor file holding p.
+func encodeCursor(p Pos) []byte {
+	b := make([]byte, cursorBytes)
+	binary.LittleEndian.PutUint32(b[0:4], frameMagic)
+	binary.LittleEndian.PutUint64(b[4:12], uint64(p))
+	binary.LittleEndian.PutUint32(b[12:16], crc32.Checksum(b[:12], castagnoli))
+	return b
+}
+
+// decodeCursor parses a cursor file's content.
+func decodeCursor(b []byte) (Pos, error) {
+	if len(b) != cursorBytes {
+		return 0, fmt.Errorf("cursor file has %d bytes, want %d", len(b), cursorBytes)
+	}
+	if binary.LittleEndian.Uint32(b[0:4]) != frameMagic {
+		return 0, errors.New("cursor file has a bad magic number")
+	}
+	if crc32.Checksum(b[:12], castagnoli) != binary.LittleEndian.Uint32(b[12:16]) {
+		return 0, errors.New("cursor file checksum mismatch")
+	}
+	return Pos(binary.LittleEndian.Uint64(b[4:12])), nil
+}
+
+// cursorFileName maps a cursor name to a safe file name. Names made only of letters,
+// digits, '-', '_' and '.' (not starting with '.') are kept; any other name is cleaned
+// and suffixed with a hash of the original so two names never share a file.
+func cursorFileName(name string) string {
+	if safeName(name) {
+		return name
+	}
+	var b strings.Builder
+	for _, r := range name {
+		if b.Len() >= 64 {
+			break
+		}
+		if r < 128 && (isAlnum(byte(r)) || r == '-' || r == '_') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return fmt.Sprintf("%s~%08x", b.String(), crc32.Checksum([]byte(name), castagnoli))
+}
+
+func safeName(name string) bool {
+	if name == "" || len(name) > 100 || name[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !isAlnum(c) && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -108,6 +109,8 @@ const (
 	defaultBufferBytes     = 1 << 30
 )
 
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
 // commonSinkKeys are the keys of Sink; every other key of a sink goes to its Options.
 var commonSinkKeys = fieldsOf(reflect.TypeOf(Sink{}))
 
@@ -130,7 +133,11 @@ func Parse(data []byte, name, dir string, factories map[string]sinks.Factory) (*
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+		}
+		return nil, fmt.Errorf("%s: %s", name, msg)
 	}
 	if len(root.Content) == 0 {
 		return nil, &Error{File: name, Msg: "the file is empty"}

@@ -1,0 +1,195 @@
+package sentry
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	sentrygo "github.com/getsentry/sentry-go"
+
+	"github.com/winship/winship/sinks"
+)
+
+// Type names this package registers.
+const (
+	TypeSentry    = "sentry"
+	TypeGlitchTip = "glitchtip"
+)
+
+// Version is the winship version sent in X-Sentry-Auth and in the envelope's sdk header.
+// The main package sets it at start-up; GlitchTip requires it to be non-empty.
+var Version = "0.0.0-dev"
+
+// sdkName is the sdk.name winship reports to Sentry and GlitchTip.
+const sdkName = "winship"
+
+// Options configure a sentry or glitchtip sink. Fields carry the YAML keys of the sink's
+// mapping; defaults come from NewOptions of the type.
+type Options struct {
+	// DSN is the project's client key URL: {scheme}://{public key}@{host}[/path]/{project}.
+	DSN         string            `yaml:"dsn"`
+	Environment string            `yaml:"environment"`
+	Release     string            `yaml:"release"`
+	Dist        string            `yaml:"dist"`
+	Tags        map[string]string `yaml:"tags"`       // static tags on every event
+	TagFields   []string          `yaml:"tag_fields"` // entry keys lifted into tags
+	Quota       Quota             `yaml:"quota"`
+	Spike       Spike             `yaml:"spike"`
+	// Breadcrumbs is how many entries below min_level are attached to an error of the same
+	// source (0 turns breadcrumbs off); BreadcrumbsWindow how far back they may lie.
+	Breadcrumbs       int           `yaml:"breadcrumbs"`
+	BreadcrumbsWindow time.Duration `yaml:"breadcrumbs_window"`
+	// Timeout bounds one HTTP request, connection and body included.
+	Timeout time.Duration `yaml:"timeout"`
+	// Parallel is how many envelopes are in flight at once across the sink.
+	Parallel int `yaml:"parallel"`
+	// MaxEventBytes is the largest event JSON sent as is; larger ones are shrunk first.
+	MaxEventBytes int `yaml:"max_event_bytes"`
+	// MaxCompressedBytes is the largest gzipped body sent as is (0: no limit).
+	MaxCompressedBytes int `yaml:"max_compressed_bytes"`
+	// RateLimitHeader reads X-Sentry-Rate-Limits (Sentry sends it; GlitchTip does not).
+	RateLimitHeader bool `yaml:"rate_limit_header"`
+}
+
+// Quota caps how many events are sent in each period (the free tier's monthly allowance).
+// MaxEvents 0 turns the quota off.
+type Quota struct {
+	MaxEvents int           `yaml:"max_events"`
+	Period    time.Duration `yaml:"period"`
+}
+
+// Spike caps how many events of one issue (exception type and top in-app frame) are sent
+// per minute. MaxPerMinute 0 turns the guard off.
+type Spike struct {
+	MaxPerMinute int `yaml:"max_per_minute"`
+}
+
+// Factory returns the sink factory of typ, TypeSentry or TypeGlitchTip: one code path,
+// with defaults that suit each server.
+func Factory(typ string) sinks.Factory {
+	return sinks.Factory{
+		NewOptions: func() sinks.Options { return defaultOptions(typ) },
+		Defaults: sinks.Defaults{
+			MaxEvents:   8,
+			MaxBytes:    4 << 20,
+			MaxWait:     200 * time.Millisecond,
+			Concurrency: 2,
+			Dedupe:      true,
+			MinLevel:    "error",
+		},
+		New: func(spec sinks.Spec, opts sinks.Options) (sinks.Sink, error) {
+			o, ok := opts.(*Options)
+			if !ok {
+				return nil, fmt.Errorf("sentry sink %s: options of type %T", spec.Name, opts)
+			}
+			return New(spec, o)
+		},
+	}
+}
+
+// Factories for the two types, for the registry.
+var (
+	SentryFactory    = Factory(TypeSentry)
+	GlitchTipFactory = Factory(TypeGlitchTip)
+)
+
+func defaultOptions(typ string) *Options {
+	o := &Options{
+		Breadcrumbs:        20,
+		BreadcrumbsWindow:  5 * time.Minute,
+		Timeout:            15 * time.Second,
+		Parallel:           4,
+		MaxEventBytes:      1 << 20,
+		MaxCompressedBytes: 200_000,
+		RateLimitHeader:    true,
+	}
+	if typ == TypeGlitchTip {
+		// GlitchTip caps the decompressed body at 2.5 MB, has no compressed cap and
+		// throttles with Retry-After only.
+		o.MaxEventBytes = 2_500_000 - 4096
+		o.MaxCompressedBytes = 0
+		o.RateLimitHeader = false
+	}
+	return o
+}
+
+// Resolve implements sinks.Options; the sink has no paths.
+func (o *Options) Resolve(string) {}
+
+// Validate implements sinks.Options. Its errors name the key and never show the DSN's keys.
+func (o *Options) Validate() error {
+	if _, err := parseDSN(o.DSN); err != nil {
+		return err
+	}
+	checks := []struct {
+		bad      bool
+		key, msg string
+	}{
+		{o.Quota.MaxEvents < 0, "quota.max_events", "must not be negative"},
+		{o.Quota.MaxEvents > 0 && o.Quota.Period <= 0, "quota.period",
+			"must be a positive duration when quota.max_events is set (e.g. 720h)"},
+		{o.Quota.Period < 0, "quota.period", "must not be negative"},
+		{o.Spike.MaxPerMinute < 0, "spike.max_per_minute", "must not be negative"},
+		{o.Breadcrumbs < 0 || o.Breadcrumbs > 100, "breadcrumbs", "must be between 0 and 100"},
+		{o.BreadcrumbsWindow < 0, "breadcrumbs_window", "must not be negative"},
+		{o.Timeout <= 0, "timeout", "must be a positive duration"},
+		{o.Parallel < 1 || o.Parallel > 64, "parallel", "must be between 1 and 64"},
+		{o.MaxEventBytes < 64<<10, "max_event_bytes", "must be at least 65536"},
+		{o.MaxCompressedBytes < 0, "max_compressed_bytes", "must not be negative"},
+	}
+	for _, c := range checks {
+		if c.bad {
+			return &sinks.KeyError{Key: c.key, Msg: c.msg}
+		}
+	}
+	return o.validateTags()
+}
+
+func (o *Options) validateTags() error {
+	for k := range o.Tags {
+		if k == "" || len(k) > maxTagKey {
+			return &sinks.KeyError{Key: "tags", Msg: fmt.Sprintf(
+				"tag name %q must have 1 to %d characters", cutUTF8(k, 40), maxTagKey)}
+		}
+	}
+	for i, f := range o.TagFields {
+		if f == "" || len(f) > maxTagKey {
+			return &sinks.KeyError{Key: fmt.Sprintf("tag_fields[%d]", i),
+				Msg: fmt.Sprintf("field name must have 1 to %d characters", maxTagKey)}
+		}
+	}
+	return nil
+}
+
+// parseDSN checks raw and parses it with sentry-go. Its errors say what is wrong with the
+// DSN without repeating it: the public key is a credential too.
+func parseDSN(raw string) (*sentrygo.Dsn, error) {
+	keyErr := func(msg string) error { return &sinks.KeyError{Key: "dsn", Msg: msg} }
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, keyErr("is required (the project's DSN, e.g. ${SENTRY_DSN})")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, keyErr("is not a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, keyErr(fmt.Sprintf("has scheme %q; want https or http", cutUTF8(u.Scheme, 20)))
+	case u.User == nil || u.User.Username() == "":
+		return nil, keyErr("has no public key (https://<key>@host/<project id>)")
+	case u.Hostname() == "":
+		return nil, keyErr("has no host")
+	case strings.Trim(u.Path, "/") == "" || strings.HasSuffix(u.Path, "/"):
+		return nil, keyErr("has no project id (https://<key>@host/<project id>)")
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, keyErr("must not have a query or fragment")
+	}
+	dsn, err := sentrygo.NewDsn(raw)
+	if err != nil {
+		// sentry-go's messages do not hold the URL, but keep to our own words anyway.
+		return nil, keyErr("is not a valid DSN (check the port and the project id)")
+	}
+	return dsn, nil
+}

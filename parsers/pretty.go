@@ -9,7 +9,7 @@ import (
 
 // ParseError texts of the pretty format.
 const (
-	errPrettyStray       = "not part of a prettyPrint entry"
+	errPrettyStray        = "not part of a prettyPrint entry"
 	errPrettyUnterminated = "unterminated prettyPrint entry"
 	errPrettySyntaxPrefix = "not util.inspect syntax: "
 )

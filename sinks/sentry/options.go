@@ -3,6 +3,7 @@ package sentry
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -183,6 +184,8 @@ func parseDSN(raw string) (*sentrygo.Dsn, error) {
 		return nil, keyErr("has no host")
 	case strings.Trim(u.Path, "/") == "" || strings.HasSuffix(u.Path, "/"):
 		return nil, keyErr("has no project id (https://<key>@host/<project id>)")
+	case !validPort(u.Port()):
+		return nil, keyErr("has an invalid port")
 	case u.RawQuery != "" || u.Fragment != "":
 		return nil, keyErr("must not have a query or fragment")
 	}
@@ -192,4 +195,12 @@ func parseDSN(raw string) (*sentrygo.Dsn, error) {
 		return nil, keyErr("is not a valid DSN (check the port and the project id)")
 	}
 	return dsn, nil
+}
+
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n < 65536
 }

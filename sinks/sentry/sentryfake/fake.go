@@ -440,14 +440,27 @@ func (s *Server) record(env envelope, ev sentrygo.Event, now time.Time) {
 	s.changed = make(chan struct{})
 }
 
-// limitOf is the wait a scripted 429 announces: the first X-Sentry-Rate-Limits entry,
-// else Retry-After seconds, else 60 s.
+// limitOf is the wait a scripted 429 announces for events: the longest
+// X-Sentry-Rate-Limits entry whose categories include "error" (or are empty), else
+// Retry-After, else 60 s.
 func limitOf(h http.Header, now time.Time) time.Duration {
-	if rl := h.Get("X-Sentry-Rate-Limits"); rl != "" {
-		secs, _, _ := strings.Cut(rl, ":")
-		if n, err := strconv.ParseFloat(secs, 64); err == nil {
-			return time.Duration(n * float64(time.Second))
+	var longest time.Duration
+	for _, entry := range strings.Split(h.Get("X-Sentry-Rate-Limits"), ",") {
+		f := strings.Split(strings.TrimSpace(entry), ":")
+		if len(f) < 2 {
+			continue
 		}
+		n, err := strconv.ParseFloat(f[0], 64)
+		cats := ";" + f[1] + ";"
+		if err != nil || (f[1] != "" && !strings.Contains(cats, ";error;")) {
+			continue
+		}
+		if d := time.Duration(n * float64(time.Second)); d > longest {
+			longest = d
+		}
+	}
+	if longest > 0 {
+		return longest
 	}
 	if ra := h.Get("Retry-After"); ra != "" {
 		if n, err := strconv.ParseFloat(ra, 64); err == nil {

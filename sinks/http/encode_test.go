@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/winship/winship/agent/event"
+	"github.com/winship/winship/sinks/http/httpfake"
 )
 
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
@@ -63,9 +64,9 @@ func invalidRuns(s string) bool {
 
 func TestAppendTime(t *testing.T) {
 	cases := map[time.Time]string{
-		time.Date(2026, 12, 3, 15, 34, 33, 908_765_432, time.UTC): "2026-12-03T15:34:33.908Z",
+		time.Date(2026, 12, 3, 15, 34, 33, 908_765_432, time.UTC):        "2026-12-03T15:34:33.908Z",
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("UZT", 5*3600)): "2026-01-01T22:04:05.000Z",
-		time.Date(99, 1, 1, 0, 0, 0, 1_000_000, time.UTC):                 "0099-01-01T00:00:00.001Z",
+		time.Date(99, 1, 1, 0, 0, 0, 1_000_000, time.UTC):                "0099-01-01T00:00:00.001Z",
 	}
 	for in, want := range cases {
 		if got := string(AppendTime(nil, in)); got != want {
@@ -101,12 +102,34 @@ func TestAppendEventShape(t *testing.T) {
 }
 
 func TestAppendEventOmitsEmpty(t *testing.T) {
-	for _, fields := range []string{"", "{}", " { } "} {
-		e := &event.Event{Time: time.Unix(0, 0), Level: event.Info, Message: "m", Fields: []byte(fields)}
-		got := string(AppendEvent(nil, e, ""))
-		want := `{"timestamp":"1970-01-01T00:00:00.000Z","level":"info","message":"m"}`
-		if got != want {
-			t.Errorf("fields %q: got %s", fields, got)
+	e := &event.Event{Time: time.Unix(0, 0), Level: event.Info, Message: "m"}
+	got := string(AppendEvent(nil, e, ""))
+	want := `{"timestamp":"1970-01-01T00:00:00.000Z","level":"info","message":"m",` +
+		`"source":"","path":""}`
+	if got != want {
+		t.Errorf("got %s", got)
+	}
+}
+
+// The http sink sends the shape the file sink writes: if event.AppendJSON changes, this
+// fails and AppendEvent must follow.
+func TestAppendEventIsEventAppendJSON(t *testing.T) {
+	var batch []*event.Event
+	for _, f := range []string{"testdata/combined.log", "testdata/combined-unicode.log"} {
+		evs, err := httpfake.ReadWinston(f, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, evs...)
+	}
+	batch = append(batch, &event.Event{RawLevel: "WARNING", ParseError: "x", Flags: 15,
+		Time: time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.FixedZone("UZT", 5*3600))})
+	for _, e := range batch {
+		for _, host := range []string{"", "web-1"} {
+			got, want := AppendEvent(nil, e, host), event.AppendJSON(nil, e, host)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("AppendEvent:\n%s\nevent.AppendJSON:\n%s", got, want)
+			}
 		}
 	}
 }

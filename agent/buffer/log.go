@@ -21,8 +21,9 @@ type Options struct {
 	SegmentBytes int64        // roll to a new segment past this size; default 64 MiB
 	Logger       *slog.Logger // warnings about corruption and skipped data; nil discards
 
-	// Fault, when set, is called before each segment write, fsync and file creation with
-	// the operation ("write", "sync" or "create") and, for a write, its size in bytes. A
+	// Fault, when set, is called before each segment write, fsync, file creation and
+	// rollback truncation with the operation ("write", "sync", "create" or "truncate") and,
+	// for a write, its size in bytes. A
 	// non-nil error makes the operation fail with that error after writing only the first
 	// n bytes, as a full disk does. It exists for tests, here and in the pipeline.
 	Fault func(op string, size int) (n int, err error)
@@ -291,8 +292,9 @@ func (l *Log) oldest() Pos {
 }
 
 // reportDamage warns about and counts a damaged region once per run, whoever finds it
-// first (recovery or a cursor). who names the cursor that found it, if any.
-func (l *Log) reportDamage(base Pos, off, bytes int64, records int, who string) {
+// first (recovery or a cursor). what says what was done with it; who names the cursor that
+// found it, if any.
+func (l *Log) reportDamage(what string, base Pos, off, bytes int64, records int, who string) {
 	at := base + Pos(off)
 	l.mu.Lock()
 	if l.reported[at] {
@@ -311,7 +313,7 @@ func (l *Log) reportDamage(base Pos, off, bytes int64, records int, who string) 
 	if who != "" {
 		args = append(args, "sink", who)
 	}
-	l.log.Warn("buffer: skipped damaged bytes in segment", args...)
+	l.log.Warn("buffer: "+what, args...)
 }
 
 // dropMissing forgets a segment whose file disappeared (the one being written is kept:

@@ -318,7 +318,7 @@ func TestDropOldestMovesReadPosition(t *testing.T) {
 }
 
 func TestConcurrentWriterAndReaders(t *testing.T) {
-	const n, batch, size = 20000, 200, 120
+	const n, batch, size = 8000, 200, 120
 	dir := t.TempDir()
 	l, _ := testLog(t, dir, 64<<10)
 	names := []string{"fast", "slow"}

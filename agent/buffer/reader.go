@@ -270,7 +270,8 @@ func (r *reader) skipDamage(off, limit int64) error {
 	if err != nil {
 		return err
 	}
-	r.l.reportDamage(r.seg.base, off, next-off, records, r.who)
+	r.l.reportDamage("skipped damaged bytes in a segment", r.seg.base, off, next-off, records,
+		r.who)
 	r.pos = r.seg.base + Pos(next)
 	r.frms.seek(next)
 	return nil

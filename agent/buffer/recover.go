@@ -65,7 +65,8 @@ func (l *Log) checkSegment(s segment, limit int64) (int64, error) {
 	if err := f.Sync(); err != nil {
 		return 0, fmt.Errorf("fsync segment %s: %w", path, err)
 	}
-	l.reportDamage(s.base, good, s.size-good, max(tailRecords, 1), "")
+	l.reportDamage("truncated the damaged tail of a segment", s.base, good, s.size-good,
+		max(tailRecords, 1), "")
 	return good, nil
 }
 
@@ -93,7 +94,8 @@ func (l *Log) scanFrames(base Pos, f *os.File, limit int64) (int64, int, error) 
 		if next >= limit {
 			return good, records, nil
 		}
-		l.reportDamage(base, off, next-off, records, "")
+		l.reportDamage("found damaged bytes in a segment; readers skip them", base, off,
+			next-off, records, "")
 		off = next
 		src.seek(next)
 	}

@@ -238,6 +238,11 @@ func (l *Log) rollback() error {
 		return fmt.Errorf("reopen segment %s: %w", l.segPath(keep), err)
 	}
 	l.active = f
+	if l.fault != nil {
+		if _, err := l.fault("truncate", 0); err != nil {
+			return err
+		}
+	}
 	if err := f.Truncate(int64(end - keep)); err != nil {
 		return fmt.Errorf("truncate segment %s to %d: %w", l.segPath(keep), end-keep, err)
 	}

@@ -153,3 +153,7 @@ func infoEvent(msg string, at time.Time) *event.Event {
 	return &event.Event{Time: at, Level: event.Info, Message: msg, Source: "app",
 		Fields: []byte(`{"route":"/deals"}`)}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func loggerTo(l *logBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }

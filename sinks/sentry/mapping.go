@@ -232,8 +232,8 @@ func objectContext(raw json.RawMessage) sentrygo.Context {
 }
 
 // boundedContext builds a context of the fields in key order whose JSON stays within
-// limit bytes: a value too large for what is left is cut to a string, and keys past the
-// limit are counted under "_winship_dropped_keys".
+// limit bytes: a value over a quarter of the limit, or too large for what is left, is cut
+// to a string, and keys past the limit are counted under "_winship_dropped_keys".
 func boundedContext(fields map[string]json.RawMessage, limit int) sentrygo.Context {
 	if len(fields) == 0 {
 		return nil
@@ -246,14 +246,15 @@ func boundedContext(fields map[string]json.RawMessage, limit int) sentrygo.Conte
 	ctx := make(sentrygo.Context, len(keys))
 	left := limit - 64 // room for the braces and the dropped-keys note
 	dropped := 0
+	bigValue := limit / 4 // no one value may crowd out the others
 	for _, k := range keys {
 		raw := fields[k]
 		need := len(k) + len(raw) + 4
 		switch {
-		case need <= left:
+		case need <= left && len(raw) <= bigValue:
 			ctx[k] = raw
 		case left > len(k)+96:
-			cut := cutUTF8(string(raw), left-len(k)-64) + "…[truncated]"
+			cut := cutUTF8(string(raw), min(bigValue, left-len(k)-64)) + "…[truncated]"
 			ctx[k] = cut
 			need = len(k) + len(cut) + 16
 		default:

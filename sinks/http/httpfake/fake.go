@@ -13,7 +13,7 @@
 // then the first of: a queued answer, the Script function, the outage answer (Down); then
 // the checks a real server makes: token and headers, body size (413), gzip and JSON (bad
 // bodies get BadBodyStatus), poison events; then the events are recorded as accepted and
-// the server answers OKStatus.
+// the server answers OKStatus (or, for a scripted LoseAnswer, resets the connection).
 package httpfake
 
 import (
@@ -74,6 +74,10 @@ type Answer struct {
 	Hang bool
 	// Reset closes the connection without an answer (TCP RST).
 	Reset bool
+	// LoseAnswer runs the normal checks and accepts the events, then resets the connection
+	// instead of answering: an acknowledgement lost on the way, so the client sends the
+	// events again and the fake counts duplicates.
+	LoseAnswer bool
 }
 
 // Event is one accepted event.
@@ -315,12 +319,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.stats.Requests++
 	a := s.scripted()
 	s.mu.Unlock()
-	if a != nil {
+	if a != nil && !a.LoseAnswer {
 		rec.ScriptedAnswer = true
 		s.reply(w, r, &rec, *a)
 		return
 	}
 	status, body := s.check(r, wire, &rec)
+	if a != nil {
+		rec.ScriptedAnswer = true
+		s.reply(w, r, &rec, Answer{Reset: true})
+		return
+	}
 	s.reply(w, r, &rec, Answer{Status: status, Body: body})
 }
 

@@ -31,14 +31,22 @@ func parseStack(stack string) parsedStack {
 	var ps parsedStack
 	header, body := splitHeader(stack)
 	ps.Type, ps.Value, ps.Code = parseHeader(header)
+	if body == "" {
+		return ps
+	}
+	// Frames are large: fill them once, from the end, so they come out oldest first
+	// without growing or reversing the slice.
+	frames := make([]sentrygo.Frame, strings.Count(body, "\n")+1)
+	next := len(frames)
 	for len(body) > 0 {
 		var line string
 		line, body, _ = strings.Cut(body, "\n")
 		if f, ok := parseFrameLine(line); ok {
-			ps.Frames = append(ps.Frames, f)
+			next--
+			frames[next] = f
 		}
 	}
-	reverseFrames(ps.Frames)
+	ps.Frames = frames[next:]
 	fillNativeFilenames(ps.Frames)
 	return ps
 }
@@ -118,12 +126,6 @@ func isErrorName(s string) bool {
 		}
 	}
 	return true
-}
-
-func reverseFrames(fs []sentrygo.Frame) {
-	for i, j := 0, len(fs)-1; i < j; i, j = i+1, j-1 {
-		fs[i], fs[j] = fs[j], fs[i]
-	}
 }
 
 // fillNativeFilenames gives frames without a filename the newest frame's one, as Sentry's

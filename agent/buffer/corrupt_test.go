@@ -362,3 +362,39 @@ func TestResyncFindsFrameAcrossChunks(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+func TestDamageFoundWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	l, logs := testLog(t, dir, corruptSegBytes)
+	a, _ := l.Cursor("a")
+	b, _ := l.Cursor("b")
+	probe, _ := l.Cursor("probe")
+	appendSync(t, l, 0, corruptRecs, corruptRecSize, 7)
+	ly := layout{dir: dir, end: l.End(), segs: segFiles(t, dir)}
+	for _, r := range readAll(t, l, probe, 1000, 1<<20, true) {
+		ly.ends = append(ly.ends, r.Next)
+	}
+	if err := os.Remove(ly.segs[1]); err != nil {
+		t.Fatal(err)
+	}
+	path, off := ly.segOf(t, 50)
+	patchFile(t, path, off+headerBytes+3, []byte("!"))
+	lost := append(ly.recordsIn(ly.segs[1]), 50)
+
+	want := seq(0, corruptRecs, lost...)
+	for _, c := range []*Cursor{a, b} {
+		got := ids(t, readAll(t, l, c, 9, 1<<20, true), corruptRecSize)
+		if !equalInts(got, want) {
+			t.Errorf("cursor %s read %v,\nwant %v", c.Name(), got, want)
+		}
+	}
+	// Two cursors met the same damage: it is counted and warned about once.
+	checkCounters(t, l.Stats(), Stats{CorruptSegments: 1, CorruptBytes: uint64(
+		frameSize(corruptRecSize)), CorruptRecords: 1, MissingSegments: 1})
+	if n := strings.Count(logs.String(), "skipped damaged"); n != 1 {
+		t.Errorf("%d damage warnings, want 1:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "segment missing") {
+		t.Errorf("no warning about the missing segment:\n%s", logs)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -27,9 +28,15 @@ type Cursor struct {
 	mu     sync.Mutex // serialises Ack, DropOldest and Close, and the cursor file
 	closed bool
 
-	rmu sync.Mutex // held by Next while it reads
-	rd  reader
+	rmu     sync.Mutex // held by Next while it reads; guards the fields below
+	rd      reader
+	scratch []byte // payloads being read, before they are copied out
+	offs    []int
+	nexts   []Pos
 }
+
+// maxScratch bounds the read scratch space a cursor keeps between calls.
+const maxScratch = 4 << 20
 
 // Cursor opens the named cursor, loading its saved position; a cursor never seen before
 // starts at the current end (and saves it at once, so a restart does not skip what was
@@ -182,7 +189,8 @@ func (c *Cursor) Next(ctx context.Context, maxRecords, maxBytes int) ([]Record, 
 	}
 }
 
-// read reads a batch of records before end.
+// read reads a batch of records before end into the cursor's scratch space, then copies
+// them into one slab sized exactly, which the caller owns.
 func (c *Cursor) read(end Pos, maxRecords, maxBytes int) ([]Record, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -196,27 +204,33 @@ func (c *Cursor) read(end Pos, maxRecords, maxBytes int) ([]Record, error) {
 	if acked := c.Acked(); acked > c.rd.pos {
 		c.rd.seek(acked)
 	}
-	var (
-		slab  []byte
-		offs  []int
-		nexts []Pos
-	)
+	buf, offs, nexts := c.scratch[:0], c.offs[:0], c.nexts[:0]
+	defer func() {
+		if cap(buf) <= maxScratch {
+			c.scratch = buf[:0]
+		}
+		c.offs, c.nexts = offs[:0], nexts[:0]
+	}()
 	for len(nexts) < maxRecords {
 		room := MaxRecordBytes
 		if len(nexts) > 0 {
-			room = maxBytes - len(slab)
+			room = maxBytes - len(buf)
 		}
-		out, ok, err := c.rd.next(end, room, slab)
+		out, ok, err := c.rd.next(end, room, buf)
 		if err != nil {
 			return nil, fmt.Errorf("cursor %q: %w", c.name, err)
 		}
 		if !ok {
 			break
 		}
-		offs = append(offs, len(slab))
+		offs = append(offs, len(buf))
 		nexts = append(nexts, c.rd.pos)
-		slab = out
+		buf = out
 	}
+	if len(nexts) == 0 {
+		return nil, nil
+	}
+	slab := slices.Clone(buf)
 	recs := make([]Record, len(nexts))
 	for i := range recs {
 		hi := len(slab)

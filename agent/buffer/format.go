@@ -45,20 +45,22 @@ func frameSize(n int) int64 { return headerBytes + int64(n) }
 
 // appendFrame appends the framed record to dst.
 func appendFrame(dst, payload []byte) []byte {
-	var h [headerBytes]byte
-	binary.LittleEndian.PutUint32(h[0:4], frameMagic)
-	binary.LittleEndian.PutUint32(h[4:8], uint32(len(payload)))
-	crc := crc32.Update(0, castagnoli, h[4:8])
+	n := len(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, frameMagic)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
+	dst = binary.LittleEndian.AppendUint32(dst, 0) // the CRC, set below
+	dst = append(dst, payload...)
+	crc := crc32.Update(0, castagnoli, dst[n+4:n+8])
 	crc = crc32.Update(crc, castagnoli, payload)
-	binary.LittleEndian.PutUint32(h[8:12], crc)
-	dst = append(dst, h[:]...)
-	return append(dst, payload...)
+	binary.LittleEndian.PutUint32(dst[n+8:n+12], crc)
+	return dst
 }
 
 // header is a decoded frame header.
 type header struct {
 	length uint32
-	crc    uint32
+	crc    uint32 // the CRC the frame claims
+	lenSum uint32 // the CRC of the length bytes, to continue over the payload
 }
 
 // parseHeader decodes h and checks what it can without the payload: the magic and the
@@ -71,15 +73,16 @@ func parseHeader(h []byte, room int64) (header, bool) {
 	if n > MaxRecordBytes || frameSize(int(n)) > room {
 		return header{}, false
 	}
-	return header{length: n, crc: binary.LittleEndian.Uint32(h[8:12])}, true
+	return header{
+		length: n,
+		crc:    binary.LittleEndian.Uint32(h[8:12]),
+		lenSum: crc32.Update(0, castagnoli, h[4:8]),
+	}, true
 }
 
 // valid reports whether payload matches the header's checksum.
 func (h header) valid(payload []byte) bool {
-	var l [4]byte
-	binary.LittleEndian.PutUint32(l[:], h.length)
-	crc := crc32.Update(0, castagnoli, l[:])
-	return crc32.Update(crc, castagnoli, payload) == h.crc
+	return crc32.Update(h.lenSum, castagnoli, payload) == h.crc
 }
 
 // segName is the file name of the segment whose first record is at base.

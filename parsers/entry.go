@@ -39,7 +39,8 @@ type entryParser struct {
 	ms    []member // members of the entry, in the order they go into Fields
 	top   []member // top-level members of a logstash line
 	used  []bool   // per ms index: consumed into an Event field, so left out of Fields
-	tmp   []byte   // decoded level or timestamp text
+	lvl   []byte   // decoded level text (RawLevel refers to it until the event is built)
+	tmp   []byte   // decoded timestamp text
 	plain []byte   // level text without colour codes
 }
 
@@ -49,7 +50,7 @@ func (p *entryParser) fill(ev *event.Event, src, fallback []byte, now time.Time)
 	if fallback == nil {
 		fallback = src
 	}
-	s := scanner{b: src}
+	s := scanner{b: src, depth: 1} // the object itself is the first level, as in encoding/json
 	i := s.skipWS(0)
 	if i >= len(src) || src[i] != '{' {
 		p.fillNotObject(ev, src, fallback, now)
@@ -255,8 +256,8 @@ func (p *entryParser) level(ev *event.Event, src []byte, i int) []byte {
 	m := p.ms[i]
 	raw := content(src, m)
 	if m.valEsc {
-		p.tmp, _ = appendUnescaped(p.tmp[:0], raw)
-		raw = p.tmp
+		p.lvl, _ = appendUnescaped(p.lvl[:0], raw)
+		raw = p.lvl
 	}
 	plain := raw
 	if bytes.IndexByte(raw, 0x1b) >= 0 {

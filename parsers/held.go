@@ -24,13 +24,14 @@ type held struct {
 	flags event.Flags
 	now   time.Time // when the first line was read
 	split bool      // the entry continues a piece completed at the limits
+	cut   bool      // the entry is completed at the limits; the rest follows as a piece
 }
 
 func (h *held) active() bool { return h.lines > 0 }
 
 func (h *held) start(line []byte, off int64, now time.Time, flags event.Flags) {
 	h.text = append(h.text[:0], line...)
-	h.off, h.lines, h.flags, h.now, h.split = off, 1, flags, now, false
+	h.off, h.lines, h.flags, h.now, h.split, h.cut = off, 1, flags, now, false, false
 }
 
 func (h *held) add(line []byte, flags event.Flags) {
@@ -39,9 +40,11 @@ func (h *held) add(line []byte, flags event.Flags) {
 	h.flags |= flags
 }
 
-// full reports whether a line of n more bytes would pass the limits.
+// full reports whether a line of n more bytes would pass the limits, and if so marks the
+// entry as cut.
 func (h *held) full(n int) bool {
-	return h.lines >= maxHeldLines || len(h.text)+1+n > maxHeldBytes
+	h.cut = h.lines >= maxHeldLines || len(h.text)+1+n > maxHeldBytes
+	return h.cut
 }
 
 func (h *held) reset() {

@@ -296,3 +296,44 @@ func TestJSONStringsSurviveNextLine(t *testing.T) {
 		t.Errorf("first event changed after the line buffer was reused: %+v", evs[0])
 	}
 }
+
+func TestLogstashLines(t *testing.T) {
+	tests := []struct {
+		line string
+		want event.Event
+	}{
+		{`{"@fields":{"level":"error","service":"s","stack":"E: x\n    at f"},"@message":"x",` +
+			`"@timestamp":"2026-12-03T15:34:34.419Z"}`,
+			event.Event{Time: time.Date(2026, 12, 3, 15, 34, 34, 419e6, time.UTC),
+				Level: event.Error, Message: "x", Stack: "E: x\n    at f",
+				Fields: []byte(`{"service":"s"}`)}},
+		{`{"@fields":{"kind":"no message","level":"info"},"@timestamp":"2026-12-03T15:34:34.419Z"}`,
+			event.Event{Time: time.Date(2026, 12, 3, 15, 34, 34, 419e6, time.UTC),
+				Level: event.Info,
+				Message: `{"@fields":{"kind":"no message","level":"info"},` +
+					`"@timestamp":"2026-12-03T15:34:34.419Z"}`,
+				Fields: []byte(`{"kind":"no message"}`), ParseError: errMessageMissing}},
+		{`{"@fields":{"level":"warning"},"@message":{"obj":1},"@version":"1"}`,
+			event.Event{Time: testNow, Level: event.Warn, RawLevel: "warning",
+				Message:    `{"@fields":{"level":"warning"},"@message":{"obj":1},"@version":"1"}`,
+				Fields:     []byte(`{"@message":{"obj":1},"@version":"1"}`),
+				ParseError: errMessageType, Flags: event.FlagNoTimestamp}},
+		{`{"@fields":"not an object","@message":"m"}`,
+			event.Event{Time: testNow, Level: event.Info, Message: "m",
+				Fields: []byte(`{"@fields":"not an object"}`), Flags: event.FlagNoTimestamp}},
+	}
+	for _, tt := range tests {
+		for _, format := range []string{"logstash", "json"} {
+			assertEvent(t, one(t, format, tt.line), tt.want)
+		}
+	}
+}
+
+// A level decoded from escapes must survive the timestamp decoded after it (a fuzz find).
+func TestJSONEscapedLevelAndTimestamp(t *testing.T) {
+	ev := one(t, "json", `{"level":"\u0077arning","timestamp":"\u0080","message":"m"}`)
+	if ev.Level != event.Warn || ev.RawLevel != "warning" ||
+		string(ev.Fields) != `{"timestamp":"\u0080"}` {
+		t.Errorf("%+v", ev)
+	}
+}

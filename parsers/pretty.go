@@ -86,7 +86,7 @@ func closesPretty(line []byte) bool {
 func (p *prettyParser) complete(out []event.Event, why string) []event.Event {
 	h := &p.held
 	defer h.reset()
-	if h.split && why == "" {
+	if h.split || h.cut {
 		why = errTooLong
 	}
 	text := h.text

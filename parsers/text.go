@@ -245,6 +245,9 @@ func (p *textParser) complete(out []event.Event) []event.Event {
 	if len(fields) > 0 {
 		ev.Fields = append(fields, '}')
 	}
+	if h.cut {
+		ev.ParseError = errTooLong
+	}
 	return append(out, ev)
 }
 

@@ -18,7 +18,7 @@ import (
 // Limits Sentry applies to an event; we apply them first so nothing is cut unpredictably.
 const (
 	maxMessage    = 8192
-	maxTagKey     = 200
+	maxTagKey     = 32
 	maxTagValue   = 200
 	maxContext    = 8 << 10
 	frontendTitle = "Frontend Error:"

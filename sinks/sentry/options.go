@@ -147,20 +147,36 @@ func (o *Options) Validate() error {
 	return o.validateTags()
 }
 
+// validateTags checks tag names against Sentry's rule: 1 to 32 letters, digits and _.:-
+// (Sentry drops other tags).
 func (o *Options) validateTags() error {
 	for k := range o.Tags {
-		if k == "" || len(k) > maxTagKey {
-			return &sinks.KeyError{Key: "tags", Msg: fmt.Sprintf(
-				"tag name %q must have 1 to %d characters", cutUTF8(k, 40), maxTagKey)}
+		if !validTagKey(k) {
+			return &sinks.KeyError{Key: "tags", Msg: fmt.Sprintf("tag name %q must have 1 to "+
+				"%d letters, digits or _.:-", cutUTF8(k, 40), maxTagKey)}
 		}
 	}
 	for i, f := range o.TagFields {
-		if f == "" || len(f) > maxTagKey {
-			return &sinks.KeyError{Key: fmt.Sprintf("tag_fields[%d]", i),
-				Msg: fmt.Sprintf("field name must have 1 to %d characters", maxTagKey)}
+		if !validTagKey(f) {
+			return &sinks.KeyError{Key: fmt.Sprintf("tag_fields[%d]", i), Msg: fmt.Sprintf(
+				"field name %q must have 1 to %d letters, digits or _.:- to be a tag name",
+				cutUTF8(f, 40), maxTagKey)}
 		}
 	}
 	return nil
+}
+
+func validTagKey(k string) bool {
+	if k == "" || len(k) > maxTagKey {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !isLetter(c) && !isDigit(c) && c != '_' && c != '.' && c != ':' && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseDSN checks raw and parses it with sentry-go. Its errors say what is wrong with the

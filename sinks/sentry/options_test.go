@@ -44,7 +44,11 @@ func TestValidateNamesKeyWithoutSecrets(t *testing.T) {
 			"breadcrumbs", "must be between 0 and 100"},
 		{"zero timeout", func(o *Options) { o.Timeout = 0 }, "timeout", "must be a positive"},
 		{"empty tag field", func(o *Options) { o.TagFields = []string{"service", ""} },
-			"tag_fields[1]", "field name must have"},
+			"tag_fields[1]", "field name \"\" must have"},
+		{"tag field with a space", func(o *Options) { o.TagFields = []string{"user id"} },
+			"tag_fields[0]", "must have 1 to 32 letters"},
+		{"long tag name", func(o *Options) { o.Tags = map[string]string{strings.Repeat("t", 33): "v"} },
+			"tags", "must have 1 to 32 letters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

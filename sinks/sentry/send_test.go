@@ -324,3 +324,24 @@ func TestWrongKeyPauses(t *testing.T) {
 		t.Errorf("got %+v, want pause 403", se)
 	}
 }
+
+func TestCombine(t *testing.T) {
+	retry := &sinks.Error{Kind: sinks.Retry, After: time.Second}
+	longer := &sinks.Error{Kind: sinks.Retry, After: time.Minute}
+	reject := &sinks.Error{Kind: sinks.Reject}
+	if combine([]error{nil, nil}) != nil {
+		t.Error("all delivered is not nil")
+	}
+	if got := combine([]error{retry, longer}); got != longer {
+		t.Errorf("all retry: %v, want the longest wait", got)
+	}
+	if _, ok := combine([]error{reject, reject}).(*sinks.PartialError); !ok {
+		t.Error("rejections must stay per event")
+	}
+	if _, ok := combine([]error{nil, retry}).(*sinks.PartialError); !ok {
+		t.Error("mixed outcome is not partial")
+	}
+	if got := combine([]error{reject}); got != reject {
+		t.Errorf("batch of one: %v", got)
+	}
+}

@@ -102,8 +102,9 @@ func (s *Sink) Close() error {
 
 // Send implements sinks.Sink. Each event goes in an envelope of its own, up to
 // Options.Parallel at once. It returns nil when every event was accepted or held back by
-// the quota or spike guard (counted and written to the overflow file), a single *sinks.Error
-// when every event failed the same way, and a *sinks.PartialError otherwise.
+// the quota or spike guard (counted and written to the overflow file); the *sinks.Error of
+// a batch of one; a single Retry or Pause *sinks.Error when every event failed that way
+// (a rate-limit hold, an outage, a refused key); else a *sinks.PartialError.
 func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	errs := make([]error, len(batch))
 	var wg sync.WaitGroup
@@ -157,7 +158,11 @@ func combine(errs []error) error {
 	switch {
 	case failed == 0:
 		return nil
-	case failed == len(errs) && same:
+	case len(errs) == 1:
+		return errs[0]
+	case failed == len(errs) && same && (first.Kind == sinks.Retry || first.Kind == sinks.Pause):
+		// A hold, an outage or a refused key concerns the whole batch. Rejections stay
+		// per event, so the pipeline need not bisect to find them.
 		return first
 	}
 	return &sinks.PartialError{Errs: errs}

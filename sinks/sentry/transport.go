@@ -43,9 +43,10 @@ type answer struct {
 }
 
 func newTransport(apiURL, publicKey string, timeout time.Duration, parallel int) *transport {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConnsPerHost:   parallel,
 		IdleConnTimeout:       90 * time.Second,

@@ -61,13 +61,15 @@ func TestFakeChecksTheProtocol(t *testing.T) {
 		status int
 	}{
 		{"good", func(*req) {}, 200},
-		{"wrong key", func(r *req) { r.auth = strings.Replace(r.auth, DefaultKey, strings.Repeat("b", 32), 1) }, 403},
+		{"wrong key", func(r *req) {
+			r.auth = strings.Replace(r.auth, DefaultKey, strings.Repeat("b", 32), 1)
+		}, 403},
 		{"no auth", func(r *req) { r.auth = "" }, 403},
 		{"not gzipped", func(r *req) { r.encoding = "" }, 400},
 		{"content type", func(r *req) { r.ctype = "application/json" }, 400},
-		{"upper-case id", func(r *req) { r.body = strings.Replace(r.body, strings.Repeat("a", 32), strings.Repeat("A", 32), 1) }, 400},
-		{"no sdk version", func(r *req) { r.body = strings.Replace(r.body, `,"version":"1.0"`, "", 1) }, 400},
-		{"wrong length", func(r *req) { r.body = strings.Replace(r.body, `"length":`, `"length":1`, 1) }, 400},
+		{"upper-case id", func(r *req) { r.body = swap(r.body, strings.Repeat("a", 32), strings.Repeat("A", 32)) }, 400},
+		{"no sdk version", func(r *req) { r.body = swap(r.body, `,"version":"1.0"`, "") }, 400},
+		{"wrong length", func(r *req) { r.body = swap(r.body, `"length":`, `"length":1`) }, 400},
 		{"two items", func(r *req) {
 			r.body += `{"type":"event","length":2}` + "\n{}\n"
 		}, 400},
@@ -92,7 +94,8 @@ func TestFakeScriptsAndHoldsRateLimits(t *testing.T) {
 	s := New(t, Options{AllowProblems: true, Now: func() time.Time { return now }})
 	s.Script(RateLimited(30, "error"))
 	r := goodReq(DefaultKey)
-	if got := r.do(t, s); got.StatusCode != 429 || got.Header.Get("X-Sentry-Rate-Limits") != "30:error:key" {
+	got := r.do(t, s)
+	if got.StatusCode != 429 || got.Header.Get("X-Sentry-Rate-Limits") != "30:error:key" {
 		t.Fatalf("scripted answer %d %v", got.StatusCode, got.Header)
 	}
 	if got := r.do(t, s).StatusCode; got != 429 || len(s.Problems()) != 1 {
@@ -112,11 +115,12 @@ func TestFakeScriptsAndHoldsRateLimits(t *testing.T) {
 	}
 }
 
+func swap(s, old, new string) string { return strings.Replace(s, old, new, 1) }
+
 func TestFakeGlitchTipBodyCap(t *testing.T) {
 	s := New(t, Options{GlitchTip: true})
 	r := goodReq(DefaultKey)
-	r.body = strings.Replace(r.body, `"level":"error"`, `"level":"error","x":"`+strings.Repeat("x", 2_600_000)+`"`, 1)
-	r.body = strings.Replace(r.body, `"length":`+strconv.Itoa(57), `"length":`+strconv.Itoa(57+2_600_007), 1)
+	r.body = swap(r.body, `"level":"error"`, `"level":"error","x":"`+strings.Repeat("x", 2_600_000)+`"`)
 	if got := r.do(t, s).StatusCode; got != 413 {
 		t.Errorf("status %d, want 413", got)
 	}

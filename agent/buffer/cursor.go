@@ -122,6 +122,11 @@ func (c *Cursor) load() (Pos, bool, error) {
 func (c *Cursor) persist(p Pos) error {
 	dir := filepath.Dir(c.path)
 	tmp := filepath.Join(dir, "."+filepath.Base(c.path)+".tmp")
+	if c.l.fault != nil {
+		if _, err := c.l.fault("cursor", cursorBytes); err != nil {
+			return fmt.Errorf("save cursor %q: %w", c.name, err)
+		}
+	}
 	if err := writeSynced(tmp, encodeCursor(p)); err != nil {
 		return fmt.Errorf("save cursor %q: %w", c.name, err)
 	}
@@ -246,6 +251,11 @@ func (c *Cursor) read(end Pos, maxRecords, maxBytes int) ([]Record, error) {
 // acknowledged position is a no-op), so segments wholly before every cursor's acknowledged
 // position can be removed. p must be a Record.Next or End(); past End() it fails with
 // ErrPastEnd. It wakes the Log.Acked waiters.
+//
+// If the cursor file cannot be saved (a full disk), the position still advances in memory
+// and segments are still freed, so a full disk cannot wedge the buffer, and the error is
+// returned: after a crash before the next successful save, the sink gets those records
+// again (or, if their segments were freed, resumes at the oldest record with a warning).
 func (c *Cursor) Ack(p Pos) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -258,12 +268,10 @@ func (c *Cursor) Ack(p Pos) error {
 	if end := c.l.End(); p > end {
 		return fmt.Errorf("ack cursor %q at %d, end %d: %w", c.name, p, end, ErrPastEnd)
 	}
-	if err := c.persist(p); err != nil {
-		return err
-	}
+	err := c.persist(p)
 	c.acked.Store(uint64(p))
 	c.l.wakeAcked()
-	return nil
+	return err
 }
 
 // Backlog returns the bytes between the acknowledged position and the durable end (frame
@@ -306,12 +314,10 @@ func (c *Cursor) DropOldest(target int64) (records int, bytes int64, err error) 
 		buf = out
 		records++
 	}
-	if err := c.persist(r.pos); err != nil {
-		return 0, 0, err
-	}
+	err = c.persist(r.pos) // as in Ack, a failed save still moves the position
 	c.acked.Store(uint64(r.pos))
 	c.l.wakeAcked()
-	return records, int64(r.pos - start), nil
+	return records, int64(r.pos - start), err
 }
 
 // Close releases the cursor: it stops holding segments on disk (its file keeps the

@@ -195,3 +195,39 @@ func TestFailedRollbackIsRetried(t *testing.T) {
 		t.Errorf("read %v, want 0..4 once each", got)
 	}
 }
+
+func TestAckWhenCursorCannotBeSaved(t *testing.T) {
+	dir := t.TempDir()
+	f := &faults{op: "cursor", err: syscall.ENOSPC}
+	l, err := Open(Options{Dir: dir, SegmentBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, _ := l.Cursor("s")
+	appendSync(t, l, 0, 100, 300, 10)
+	l.fault = f.hook // the disk fills up now
+
+	recs := readAll(t, l, c, 1000, 1<<20, false)
+	acked := l.Acked()
+	err = c.Ack(recs[len(recs)-1].Next)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Ack with a full disk: %v, want ENOSPC", err)
+	}
+	waitClosed(t, acked, "Acked after a failed save")
+	if c.Backlog() != 0 || len(segFiles(t, dir)) != 1 {
+		t.Errorf("backlog %d, %d segments: a failed save must still free the disk",
+			c.Backlog(), len(segFiles(t, dir)))
+	}
+	f.clear()
+	appendSync(t, l, 100, 5, 300, 5)
+	if got := ids(t, readAll(t, l, c, 1000, 1<<20, true), 300); !equalInts(got, seq(100, 105)) {
+		t.Errorf("read %v, want 100..104", got)
+	}
+	_ = l.Close()
+	l2, _ := testLog(t, dir, 4096)
+	c2, _ := l2.Cursor("s")
+	if c2.Acked() != l.End() {
+		t.Errorf("after restart at %d, want %d", c2.Acked(), l.End())
+	}
+}

@@ -21,9 +21,9 @@ type Options struct {
 	SegmentBytes int64        // roll to a new segment past this size; default 64 MiB
 	Logger       *slog.Logger // warnings about corruption and skipped data; nil discards
 
-	// Fault, when set, is called before each segment write, fsync, file creation and
-	// rollback truncation with the operation ("write", "sync", "create" or "truncate") and,
-	// for a write, its size in bytes. A
+	// Fault, when set, is called before each segment write, fsync, file creation, rollback
+	// truncation and cursor save with the operation ("write", "sync", "create", "truncate"
+	// or "cursor") and, for a write, its size in bytes. A
 	// non-nil error makes the operation fail with that error after writing only the first
 	// n bytes, as a full disk does. It exists for tests, here and in the pipeline.
 	Fault func(op string, size int) (n int, err error)
@@ -214,6 +214,10 @@ func (l *Log) Close() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.mu.Lock()
+	if l.closed { // a concurrent Close won
+		l.mu.Unlock()
+		return nil
+	}
 	l.closed = true
 	close(l.closedCh)
 	cursors := make([]*Cursor, 0, len(l.cursors))

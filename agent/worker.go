@@ -34,6 +34,12 @@ type worker struct {
 	maxWait                          time.Duration
 
 	delivered atomic.Int64 // events acknowledged by the sink
+
+	// inflight holds the end position of every record read from the cursor but not yet
+	// acknowledged, oldest first. drop_oldest may move the cursor past some of them; they
+	// are still delivered if they can be, and counted as dropped only if they never are.
+	inflightMu sync.Mutex
+	inflight   []buffer.Pos
 	lastPause atomic.Int64 // unix nanos of the last pause error logged
 	lastRetry atomic.Int64 // unix nanos of the last retry warning logged
 }
@@ -103,6 +109,62 @@ func (w *worker) run(readCtx, sendCtx context.Context) {
 	senders.Wait()
 	close(done)
 	<-acked
+	w.countLostInFlight()
+}
+
+// settle forgets the in-flight records up to end, which was acknowledged.
+func (w *worker) settle(end buffer.Pos) {
+	w.inflightMu.Lock()
+	defer w.inflightMu.Unlock()
+	i := 0
+	for i < len(w.inflight) && w.inflight[i] <= end {
+		i++
+	}
+	w.inflight = append(w.inflight[:0], w.inflight[i:]...)
+}
+
+// dropOldest applies when_full: drop_oldest, leaving at most limit bytes of backlog. It
+// counts exactly: records that were already read and are being sent are not counted now;
+// they are delivered, or counted by countLostInFlight if they never are.
+func (w *worker) dropOldest(limit int64) (dropped int, bytes int64, err error) {
+	w.inflightMu.Lock()
+	defer w.inflightMu.Unlock()
+	before := w.cursor.Acked()
+	recs, bytes, err := w.cursor.DropOldest(limit)
+	if err != nil || recs == 0 {
+		return 0, bytes, err
+	}
+	acked := w.cursor.Acked()
+	reading := 0
+	for _, p := range w.inflight {
+		if p > before && p <= acked {
+			reading++
+		}
+	}
+	dropped = recs - reading
+	w.m.dropped.WithLabelValues(w.cfg.Name, "drop_oldest").Add(float64(dropped))
+	return dropped, bytes, nil
+}
+
+// countLostInFlight runs when the worker has stopped: records that drop_oldest moved the
+// cursor past while they were being sent, and that were not delivered, are gone from the
+// buffer now; they are counted and logged as dropped.
+func (w *worker) countLostInFlight() {
+	w.inflightMu.Lock()
+	defer w.inflightMu.Unlock()
+	acked := w.cursor.Acked()
+	lost := 0
+	for _, p := range w.inflight {
+		if p <= acked {
+			lost++
+		}
+	}
+	if lost > 0 {
+		w.m.dropped.WithLabelValues(w.cfg.Name, "drop_oldest").Add(float64(lost))
+		w.logger.Warn("events dropped by when_full: drop_oldest while being sent were "+
+			"not delivered before shutdown", "events", lost)
+	}
+	w.inflight = nil
 }
 
 // ackInOrder acknowledges finished jobs in sequence; a job finished early waits for the
@@ -123,6 +185,7 @@ func (w *worker) ackInOrder(done <-chan *job) {
 				w.logger.Error("cannot save the sink's buffer position; "+
 					"its events may be sent again after a restart", "err", err)
 			}
+			w.settle(f.end)
 			w.m.backlog.WithLabelValues(w.cfg.Name).Set(float64(w.cursor.Backlog()))
 		}
 	}
@@ -175,6 +238,11 @@ func (w *worker) read(ctx context.Context, jobs chan<- *job) {
 		}
 		fail.reset()
 		now := time.Now()
+		w.inflightMu.Lock()
+		for _, r := range recs {
+			w.inflight = append(w.inflight, r.Next)
+		}
+		w.inflightMu.Unlock()
 		for _, r := range recs {
 			end = r.Next
 			if e := w.route(r.Data); e != nil {

@@ -178,12 +178,11 @@ func (w *writer) makeRoom(ctx context.Context, incoming int64) error {
 			if wk.cursor.Backlog()+incoming <= limit {
 				continue
 			}
-			recs, bytes, err := wk.cursor.DropOldest(max(limit-incoming, 0))
+			recs, bytes, err := wk.dropOldest(max(limit-incoming, 0))
 			if err != nil {
 				return err
 			}
 			if recs > 0 {
-				wk.m.dropped.WithLabelValues(wk.cfg.Name, "drop_oldest").Add(float64(recs))
 				w.logger.Warn("buffer full: dropped the sink's oldest events (when_full: "+
 					"drop_oldest)", "sink", wk.cfg.Name, "events", recs, "bytes", bytes)
 			}

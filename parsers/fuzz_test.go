@@ -102,7 +102,8 @@ func fuzzSingleLine(t *testing.T, format string, line []byte) {
 		return
 	}
 	key := "message"
-	if _, ok := firstMember(t, clean, "message"); !ok {
+	_, jsonShape := firstMember(t, clean, "message")
+	if !jsonShape {
 		if _, ok := firstMember(t, clean, "@message"); ok {
 			key = "@message"
 		}
@@ -115,6 +116,32 @@ func fuzzSingleLine(t *testing.T, format string, line []byte) {
 		}
 	} else if ev.ParseError == "" || ev.Message != string(clean) {
 		t.Fatalf("no string %s, yet message %q, ParseError %q", key, ev.Message, ev.ParseError)
+	}
+	if jsonShape {
+		checkFieldsKept(t, clean, ev.Fields)
+	}
+}
+
+// checkFieldsKept checks that every top-level key of a json() line other than the four
+// that become Event fields is in Fields with its value byte for byte.
+func checkFieldsKept(t *testing.T, line, fields []byte) {
+	d := json.NewDecoder(bytes.NewReader(line))
+	d.Token() // '{'
+	for d.More() {
+		k, _ := d.Token()
+		var v json.RawMessage
+		d.Decode(&v)
+		switch k {
+		case "level", "message", "stack", "timestamp":
+			continue
+		}
+		got, ok := json.RawMessage(nil), false
+		if fields != nil {
+			got, ok = firstMember(t, fields, k.(string))
+		}
+		if !ok || !bytes.Equal(got, v) {
+			t.Fatalf("key %q: Fields %s has %s, line has %s", k, fields, got, v)
+		}
 	}
 }
 

@@ -139,3 +139,28 @@ func TestTextInvalidUTF8(t *testing.T) {
 		t.Fatalf("%+v", evs)
 	}
 }
+
+func TestTextAndPrettyLevels(t *testing.T) {
+	names := map[string]event.Level{"error": event.Error, "warn": event.Warn,
+		"info": event.Info, "http": event.HTTP, "verbose": event.Verbose, "debug": event.Debug,
+		"silly": event.Silly, "emerg": event.Emerg, "alert": event.Alert, "crit": event.Crit,
+		"warning": event.Warn, "notice": event.Notice}
+	for name, lv := range names {
+		raw := ""
+		if name == "warning" {
+			raw = "warning"
+		}
+		for _, tt := range []struct{ format, text string }{
+			{"text", name + ": m"},
+			{"text", "2026-12-03T15:34:35.615Z [" + name + "]: m"},
+			{"pretty", "{ level: '" + name + "', message: 'm' }"},
+			{"auto", "{\n  level: '" + name + "',\n  message: 'm'\n}"},
+		} {
+			evs := readBytes(t, New(tt.format), []byte(tt.text))
+			if len(evs) != 1 || evs[0].Level != lv || evs[0].RawLevel != raw ||
+				evs[0].Message != "m" {
+				t.Errorf("%s %q: %+v", tt.format, tt.text, evs)
+			}
+		}
+	}
+}

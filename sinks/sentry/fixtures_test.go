@@ -145,3 +145,72 @@ func TestWinstonBothFilesSendEachErrorOnce(t *testing.T) {
 		t.Error("no breadcrumbs from the info, warn, http and debug entries of combined.log")
 	}
 }
+
+// TestLiveWinstonRunMatchesSentry runs Winston 3 from the repository's node_modules over
+// the stack corpus, sends what it wrote to both files through the sink, and requires one
+// event per error whose frames equal what @sentry/core makes of the same stack.
+func TestLiveWinstonRunMatchesSentry(t *testing.T) {
+	dir := t.TempDir()
+	out := runNode(t, "winston.js", nil, dir)
+	var logged []struct {
+		Key    string    `json:"key"`
+		Frames []jsFrame `json:"frames"`
+	}
+	if err := json.Unmarshal(out, &logged); err != nil {
+		t.Fatalf("decode winston.js output: %v", err)
+	}
+	srv := sentryfake.New(t, sentryfake.Options{})
+	s := newTestSink(t, srv, sinkSetup{mutate: func(o *Options) { o.TagFields = []string{"requestId"} }})
+	var batch []*event.Event
+	for _, name := range []string{"error.log", "combined.log"} {
+		for _, e := range readWinston(t, filepath.Join(dir, name), "backend") {
+			if e.Level.AtLeast(event.Error) {
+				batch = append(batch, e)
+			} else if name == "combined.log" {
+				s.Observe(e)
+			}
+		}
+	}
+	if err := s.Send(context.Background(), batch); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	evs := srv.Events()
+	if len(evs) != len(logged)+1 || srv.Duplicates() != len(evs) {
+		t.Fatalf("%d events, %d duplicates; want %d distinct errors each sent twice",
+			len(evs), srv.Duplicates(), len(logged)+1)
+	}
+	byKey := map[string][]jsFrame{}
+	for _, l := range logged {
+		byKey[l.Key] = l.Frames
+	}
+	for _, ev := range evs {
+		key := ev.Event.Tags["requestId"]
+		if ev.Event.Tags["origin"] == "browser" {
+			key = "frontend"
+		}
+		want, ok := byKey[key]
+		if !ok {
+			if len(ev.Event.Exception) > 0 {
+				t.Errorf("%q: exception from no logged stack", ev.Event.Message)
+			}
+			continue // the error without a stack
+		}
+		delete(byKey, key)
+		got := ev.Event.Exception[0].Stacktrace.Frames
+		if len(got) != len(want) {
+			t.Errorf("%q: %d frames, Sentry has %d", ev.Event.Message, len(got), len(want))
+			continue
+		}
+		for i := range want {
+			if g := toJSFrame(got[i]); g != want[i] {
+				t.Errorf("%q frame %d:\n got  %+v\n want %+v", ev.Event.Message, i, g, want[i])
+			}
+		}
+		if len(ev.Event.Breadcrumbs) == 0 {
+			t.Errorf("%q: no breadcrumbs", ev.Event.Message)
+		}
+	}
+	if len(byKey) != 0 {
+		t.Errorf("logged stacks that reached no event: %v", byKey)
+	}
+}

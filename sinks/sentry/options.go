@@ -2,6 +2,7 @@ package sentry
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -51,6 +52,8 @@ type Options struct {
 	MaxCompressedBytes int `yaml:"max_compressed_bytes"`
 	// RateLimitHeader reads X-Sentry-Rate-Limits (Sentry sends it; GlitchTip does not).
 	RateLimitHeader bool `yaml:"rate_limit_header"`
+
+	typ string // TypeSentry or TypeGlitchTip, set by NewOptions
 }
 
 // Quota caps how many events are sent in each period (the free tier's monthly allowance).
@@ -97,6 +100,7 @@ var (
 
 func defaultOptions(typ string) *Options {
 	o := &Options{
+		typ:                typ,
 		Breadcrumbs:        20,
 		BreadcrumbsWindow:  5 * time.Minute,
 		Timeout:            15 * time.Second,
@@ -120,8 +124,13 @@ func (o *Options) Resolve(string) {}
 
 // Validate implements sinks.Options. Its errors name the key and never show the DSN's keys.
 func (o *Options) Validate() error {
-	if _, err := parseDSN(o.DSN); err != nil {
+	dsn, err := parseDSN(o.DSN)
+	if err != nil {
 		return err
+	}
+	if o.typ == TypeGlitchTip && !hexKey(dsn.GetPublicKey()) {
+		return &sinks.KeyError{Key: "dsn",
+			Msg: "has a public key that is not the 32 hex digits GlitchTip issues"}
 	}
 	checks := []struct {
 		bad      bool
@@ -219,4 +228,40 @@ func validPort(p string) bool {
 	}
 	n, err := strconv.Atoi(p)
 	return err == nil && n > 0 && n < 65536
+}
+
+// hexKey reports a key of 32 hex digits, with or without a UUID's dashes.
+func hexKey(k string) bool {
+	k = strings.ReplaceAll(k, "-", "")
+	if len(k) != 32 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isDigit(k[i]) && !((k[i]|0x20) >= 'a' && (k[i]|0x20) <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// String describes the options without the DSN's keys, for logs and debugging.
+func (o Options) String() string {
+	return fmt.Sprintf("sentry options{dsn: %s, environment: %q, release: %q, quota: %d/%s, "+
+		"spike: %d/min, breadcrumbs: %d}", RedactDSN(o.DSN), o.Environment, o.Release,
+		o.Quota.MaxEvents, o.Quota.Period, o.Spike.MaxPerMinute, o.Breadcrumbs)
+}
+
+// LogValue implements slog.LogValuer so that logging the options never shows the keys.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
+// RedactDSN returns raw as scheme://<key>@host/path, the keys replaced; "<invalid dsn>"
+// when it does not parse.
+func RedactDSN(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return "<invalid dsn>"
+	}
+	u.User = url.User("<key>")
+	u.RawQuery, u.Fragment = "", ""
+	return strings.Replace(u.String(), "%3Ckey%3E", "<key>", 1)
 }

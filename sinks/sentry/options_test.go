@@ -120,3 +120,29 @@ type fakeOptions struct{}
 
 func (fakeOptions) Validate() error { return nil }
 func (fakeOptions) Resolve(string)  {}
+
+func TestGlitchTipKeyMustBeHex(t *testing.T) {
+	o := defaultOptions(TypeGlitchTip)
+	o.DSN = "https://not-a-hex-key@glitchtip.example.com/3"
+	ke, ok := o.Validate().(*sinks.KeyError)
+	if !ok || ke.Key != "dsn" || strings.Contains(ke.Msg, "not-a-hex-key") {
+		t.Errorf("Validate() = %v", o.Validate())
+	}
+	o.DSN = "https://0f9e8d7c-6b5a-4938-2716-051423324150@glitchtip.example.com/3"
+	if err := o.Validate(); err != nil {
+		t.Errorf("UUID key refused: %v", err)
+	}
+}
+
+func TestOptionsNeverPrintTheKeys(t *testing.T) {
+	o := defaultOptions(TypeSentry)
+	o.DSN = "https://" + goodKey + ":" + goodSecret + "@o1.ingest.sentry.io/42"
+	for _, s := range []string{o.String(), o.LogValue().String(), RedactDSN(o.DSN)} {
+		if strings.Contains(s, goodKey) || strings.Contains(s, goodSecret) {
+			t.Errorf("shows a key: %s", s)
+		}
+	}
+	if got := RedactDSN(o.DSN); got != "https://<key>@o1.ingest.sentry.io/42" {
+		t.Errorf("RedactDSN = %s", got)
+	}
+}

@@ -82,3 +82,22 @@ func TestObserveCopiesFields(t *testing.T) {
 		t.Errorf("breadcrumb shares the entry's buffer: %v", got[0].Data)
 	}
 }
+
+func TestObserveWhileSending(t *testing.T) {
+	srv := sentryfake.New(t, sentryfake.Options{})
+	s := newTestSink(t, srv, sinkSetup{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		base := errEvent("x", 0).Time
+		for i := 0; i < 2000; i++ {
+			s.Observe(infoEvent("line "+strconv.Itoa(i), base.Add(time.Duration(i-1000)*time.Millisecond)))
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		if err := s.Send(context.Background(), batchOf(4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+}

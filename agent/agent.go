@@ -156,7 +156,7 @@ func (a *agent) run(ctx context.Context, opts Options) error {
 		}()
 	}
 
-	batches := make(chan source.Batch, 64)
+	batches := make(chan source.Batch, 4)
 	wr := &writer{log: a.log, store: a.store, workers: a.workers, m: a.m,
 		logger: a.logger.With("component", "writer"), fullLog: map[string]time.Time{}}
 	wh := &writerHandle{in: batches, done: make(chan struct{})}

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 var testFactories = map[string]sinks.Factory{"file": file.Factory}
 
 // testConfig writes a config into dir and loads it. extra is appended to the file sink.
-func testConfig(t *testing.T, dir, body string, factories map[string]sinks.Factory) *config.Config {
+func testConfig(t testing.TB, dir, body string, factories map[string]sinks.Factory) *config.Config {
 	t.Helper()
 	p := filepath.Join(dir, "winship.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -40,7 +40,7 @@ func testConfig(t *testing.T, dir, body string, factories map[string]sinks.Facto
 	return cfg
 }
 
-func fileSinkConfig(t *testing.T, dir string) *config.Config {
+func fileSinkConfig(t testing.TB, dir string) *config.Config {
 	return testConfig(t, dir, `
 state_dir: ./state
 sources:
@@ -54,7 +54,7 @@ sinks:
 `, testFactories)
 }
 
-func quietLogger(t *testing.T) *slog.Logger {
+func quietLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

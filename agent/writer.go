@@ -14,8 +14,8 @@ import (
 const (
 	// groupRecords and groupBytes bound one group commit: the batches that are waiting
 	// are appended together and made durable with one fsync.
-	groupRecords = 8192
-	groupBytes   = 8 << 20
+	groupRecords = 4096
+	groupBytes   = 2 << 20
 	// saveEvery bounds how often the checkpoint file is rewritten; offsets are set in
 	// memory at every group commit and saved at most this often, and at shutdown.
 	saveEvery = 200 * time.Millisecond

@@ -5,14 +5,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/winship/winship/sinks/http/httpfake"
 )
 
 // binPath is the winship binary built once for the end-to-end tests.
@@ -353,4 +357,77 @@ func TestKill9LosesNothing(t *testing.T) {
 		dups += c - 1
 	}
 	t.Logf("%d lines, %d events, %d duplicates after 5 kill -9", next, len(got), dups)
+}
+
+// TestKill9WithFlakySinkLosesNothing: a writer appends while the agent is killed with
+// SIGKILL at random moments, and the HTTP sink fails at random; at the end every line
+// arrived at least once. The number of duplicates is printed.
+func TestKill9WithFlakySinkLosesNothing(t *testing.T) {
+	rounds := 8
+	if os.Getenv("WINSHIP_STRESS") != "" {
+		rounds = 60
+	}
+	fake := httpfake.New(t, httpfake.Config{RequireGzip: true})
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rngMu sync.Mutex
+	fake.Script(func(n int) *httpfake.Answer {
+		rngMu.Lock()
+		defer rngMu.Unlock()
+		switch rng.IntN(10) {
+		case 0:
+			return &httpfake.Answer{Status: 503}
+		case 1:
+			return &httpfake.Answer{Reset: true}
+		case 2:
+			return &httpfake.Answer{LoseAnswer: true}
+		}
+		return nil
+	})
+	dir := t.TempDir()
+	log := filepath.Join(dir, "logs/combined.log")
+	os.MkdirAll(filepath.Dir(log), 0o755)
+	cfg := filepath.Join(dir, "winship.yaml")
+	os.WriteFile(cfg, []byte(`state_dir: ./state
+sources:
+  - name: backend
+    paths: ["./logs/*.log"]
+    format: json
+sinks:
+  - name: api
+    type: http
+    url: `+fake.URL+`
+    batch: { max_events: 300, max_wait: 20ms }
+    retry: { initial_backoff: 10ms, max_backoff: 100ms }
+`), 0o644)
+
+	next := 0
+	for round := 0; round < rounds; round++ {
+		cmd, _ := startAgent(t, cfg)
+		for k := 0; k < 5; k++ {
+			appendLines(t, log, next, next+2000)
+			next += 2000
+			time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond) // a random kill moment
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	fake.Script(nil)
+	runOnce(t, cfg)
+	seen := make([]int, next)
+	for _, e := range fake.Events() {
+		var n int
+		if _, err := fmt.Sscanf(e.Str("message"), "line %d", &n); err != nil || n >= next {
+			t.Fatalf("unexpected event %s", e.Raw)
+		}
+		seen[n]++
+	}
+	dups := 0
+	for n, c := range seen {
+		if c == 0 {
+			t.Fatalf("line %d lost (%d lines written, %d rounds of kill -9)", n, next, rounds)
+		}
+		dups += c - 1
+	}
+	t.Logf("%d lines, %d kill -9, random 503/reset/lost answers: %d duplicates (%.2f%%)",
+		next, rounds, dups, 100*float64(dups)/float64(next))
 }

@@ -42,8 +42,8 @@ func (o *Options) Resolve(dir string) {
 var Factory = sinks.Factory{
 	NewOptions: func() sinks.Options { return &Options{} },
 	Defaults: sinks.Defaults{
-		MaxEvents:   4096,
-		MaxBytes:    4 << 20,
+		MaxEvents:   1024,
+		MaxBytes:    1 << 20,
 		MaxWait:     20 * time.Millisecond,
 		Concurrency: 1,
 	},

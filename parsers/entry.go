@@ -36,12 +36,14 @@ var (
 // entryParser parses JSON entries. Its slices are scratch space reused from line to line,
 // which is why one parser serves one goroutine.
 type entryParser struct {
-	ms    []member // members of the entry, in the order they go into Fields
-	top   []member // top-level members of a logstash line
-	used  []bool   // per ms index: consumed into an Event field, so left out of Fields
-	lvl   []byte   // decoded level text (RawLevel refers to it until the event is built)
-	tmp   []byte   // decoded timestamp text
-	plain []byte   // level text without colour codes
+	ms      []member // members of the entry, in the order they go into Fields
+	top     []member // top-level members of a logstash line
+	inner   []member // members of a logstash line's @fields, read with the line
+	innerAt int      // index in ms of the member inner was read from, or -1
+	used    []bool   // per ms index: consumed into an Event field, so left out of Fields
+	lvl     []byte   // decoded level text (RawLevel refers to it until the event is built)
+	tmp     []byte   // decoded timestamp text
+	plain   []byte   // level text without colour codes
 }
 
 // fill parses the JSON text src into ev. fallback is the message when src is not an object
@@ -50,14 +52,15 @@ func (p *entryParser) fill(ev *event.Event, src, fallback []byte, now time.Time)
 	if fallback == nil {
 		fallback = src
 	}
-	s := scanner{b: src, depth: 1} // the object itself is the first level, as in encoding/json
+	// The object itself is the first level of nesting, as in encoding/json.
+	s := scanner{b: src, depth: 1, inner: &p.inner, innerAt: -1}
 	i := s.skipWS(0)
 	if i >= len(src) || src[i] != '{' {
 		p.fillNotObject(ev, src, fallback, now)
 		return
 	}
 	ms, end, err := s.members(i, p.ms[:0])
-	p.ms = ms
+	p.ms, p.innerAt = ms, s.innerAt
 	if err == nil && s.skipWS(end) != len(src) {
 		err = s.fail(s.skipWS(end), "text after the object")
 	}
@@ -115,7 +118,9 @@ func (p *entryParser) pick(src []byte) picks {
 func (p *entryParser) pickLogstash(src []byte, top picks, fields int) picks {
 	p.top = append(p.top[:0], p.ms...)
 	p.ms = p.ms[:0]
-	if fields >= 0 && p.top[fields].kind == kObject {
+	if fields >= 0 && fields == p.innerAt {
+		p.ms = append(p.ms, p.inner...)
+	} else if fields >= 0 && p.top[fields].kind == kObject {
 		s := scanner{b: src}
 		p.ms, _, _ = s.members(p.top[fields].val.from, p.ms) // validated already
 	}

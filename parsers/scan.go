@@ -53,6 +53,11 @@ func (e *syntaxError) Error() string {
 type scanner struct {
 	b     []byte
 	depth int
+	// inner, when set, receives the members of the first top-level "@fields" object (a
+	// logstash() line) in the same pass, so that they need no second scan; innerAt is the
+	// index of that member, or -1.
+	inner   *[]member
+	innerAt int
 }
 
 func (s *scanner) fail(i int, what string) error {
@@ -102,7 +107,13 @@ func (s *scanner) members(i int, ms []member) ([]member, int, error) {
 		}
 		i = s.skipWS(i + 1)
 		start := i
-		if i, m.kind, m.valEsc, err = s.value(i); err != nil {
+		if s.isInner(m, i) {
+			s.innerAt, m.kind = len(ms), kObject
+			i, err = s.innerMembers(i)
+		} else {
+			i, m.kind, m.valEsc, err = s.value(i)
+		}
+		if err != nil {
 			return ms, i, err
 		}
 		m.val = span{start, i}
@@ -112,6 +123,27 @@ func (s *scanner) members(i int, ms []member) ([]member, int, error) {
 			return ms, i, err
 		}
 	}
+}
+
+// isInner reports whether member m, whose value starts at b[i], is the "@fields" object
+// whose members are wanted.
+func (s *scanner) isInner(m member, i int) bool {
+	return s.inner != nil && s.innerAt < 0 && !m.keyEsc && i < len(s.b) && s.b[i] == '{' &&
+		string(s.b[m.key.from:m.key.to]) == "@fields"
+}
+
+// innerMembers scans the object at b[i] into *s.inner.
+func (s *scanner) innerMembers(i int) (int, error) {
+	if s.depth++; s.depth > maxDepth {
+		return i, &syntaxError{off: i, what: "nesting too deep"}
+	}
+	inner := s.inner
+	s.inner = nil // only the top level's @fields
+	var err error
+	*inner, i, err = s.members(i, (*inner)[:0])
+	s.inner = inner
+	s.depth--
+	return i, err
 }
 
 // next skips the separator after a member or element: a comma (returning the index of the

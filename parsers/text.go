@@ -198,7 +198,8 @@ func digitsAt(b []byte, i, n int) bool {
 	return true
 }
 
-// complete turns the held entry into an event.
+// complete turns the held entry into an event. Its strings and Fields share one
+// allocation, as in the json parser.
 func (p *textParser) complete(out []event.Event) []event.Event {
 	h := &p.held
 	defer h.reset()
@@ -208,42 +209,44 @@ func (p *textParser) complete(out []event.Event) []event.Event {
 		ev.Level = p.head.lv // the piece belongs to the entry above: same severity
 		return append(out, ev)
 	}
-	ev := event.Event{Time: h.now, Level: p.head.lv, Flags: h.flags}
+	ev := event.Event{Time: h.now, Level: p.head.lv, Flags: h.flags | event.FlagNoTimestamp}
+	tsText := text[p.head.ts.from:p.head.ts.to]
+	a := make([]byte, 0, len(text)+len(tsText)+16)
+
 	lv := text[p.head.level.from:p.head.level.to]
 	if !p.head.known || string(lv) != ev.Level.String() {
-		ev.RawLevel = string(lv)
+		a, ev.RawLevel, _ = appendView(a, lv, false)
 	}
+	keepTS := p.headerTime(&ev, tsText)
 	body := trimBlankTail(text[p.head.msg:])
-	var fields []byte
-	tsText := text[p.head.ts.from:p.head.ts.to]
-	hasTime := false
-	if len(tsText) > 0 {
-		if t, canonical, ok := parseTime(tsText); ok {
-			ev.Time, hasTime = t, true
-			if !canonical {
-				fields = appendField(fields, "timestamp", appendJSONString(nil, tsText))
-			}
-		} else {
-			fields = appendField(fields, "timestamp", appendJSONString(nil, tsText))
+	msg, meta, hasMeta := splitMeta(body)
+	pk := picks{stack: -1, ts: -1}
+	if hasMeta {
+		pk = p.metaPicks(&ev, meta)
+	} else if msg = body; isStack(body) {
+		a, ev.Stack, _ = appendView(a, body, false)
+		msg = body[:stackHeaderLen(body)]
+	}
+	a, ev.Message, _ = appendView(a, msg, false)
+	if pk.stack >= 0 {
+		var bad bool
+		m := p.entry.ms[pk.stack]
+		if a, ev.Stack, bad = appendView(a, content(meta, m), m.valEsc); bad {
+			ev.Flags |= event.FlagInvalidUTF8
 		}
 	}
-	if msg, meta, ok := splitMeta(body); ok {
-		var metaTime bool
-		body = msg
-		fields, metaTime = p.metaFields(&ev, fields, meta, hasTime)
-		hasTime = hasTime || metaTime
-	} else {
-		ev.Stack = stackOf(body)
-		if ev.Stack != "" {
-			body = body[:stackHeaderLen(body)]
-		}
+
+	fields := len(a)
+	if keepTS {
+		a = append(openField(a, fields), `"timestamp":`...)
+		a = appendJSONString(a, tsText)
 	}
-	if !hasTime {
-		ev.Flags |= event.FlagNoTimestamp
+	if hasMeta {
+		a = p.appendMeta(a, fields, meta, pk)
 	}
-	ev.Message = string(body)
-	if len(fields) > 0 {
-		ev.Fields = append(fields, '}')
+	if len(a) > fields {
+		a = append(a, '}')
+		ev.Fields = a[fields:len(a):len(a)]
 	}
 	if h.cut {
 		ev.ParseError = errTooLong
@@ -251,59 +254,70 @@ func (p *textParser) complete(out []event.Event) []event.Event {
 	return append(out, ev)
 }
 
-// appendField appends `"key":value` to the Fields object being built (opened on first use).
-func appendField(fields []byte, key string, value []byte) []byte {
-	if len(fields) == 0 {
-		fields = append(fields, '{')
-	} else {
-		fields = append(fields, ',')
-	}
-	fields = appendJSONString(fields, []byte(key))
-	fields = append(fields, ':')
-	return append(fields, value...)
-}
-
-// metaFields takes the stack (and the timestamp, when the line had none) from simple()'s
-// JSON meta and appends its other members to fields. gotTime reports that Time was set.
-func (p *textParser) metaFields(ev *event.Event, fields, meta []byte, hasTime bool,
-) (_ []byte, gotTime bool) {
-	s := scanner{b: meta}
-	ms, _, _ := s.members(0, p.entry.ms[:0]) // validated by splitMeta
-	p.entry.ms = ms
-	pk := findKeys(meta, ms, keyNames{stack: "stack", ts: "timestamp"})
-	for i, m := range ms {
-		switch {
-		case i == pk.stack && m.kind == kString:
-			dec, bad := appendUnescaped(nil, content(meta, m))
-			ev.Stack = string(dec)
-			if bad {
-				ev.Flags |= event.FlagInvalidUTF8
-			}
-			continue
-		case i == pk.ts && !hasTime && m.kind == kString:
-			dec, _ := appendUnescaped(nil, content(meta, m))
-			if t, canonical, ok := parseTime(dec); ok {
-				ev.Time, gotTime = t, true
-				if canonical {
-					continue
-				}
-			}
+// appendMeta appends the meta members not taken by pk to the Fields object at a[fields].
+func (p *textParser) appendMeta(a []byte, fields int, meta []byte, pk picks) []byte {
+	for i, m := range p.entry.ms {
+		if i != pk.stack && i != pk.ts {
+			a = append(append(openField(a, fields), '"'), meta[m.key.from:m.key.to]...)
+			a = append(append(a, '"', ':'), meta[m.val.from:m.val.to]...)
 		}
-		var v []byte
-		v = append(append(append(v, '"'), meta[m.key.from:m.key.to]...), '"')
-		fields = appendRawField(fields, v, meta[m.val.from:m.val.to])
 	}
-	return fields, gotTime
+	return a
 }
 
-func appendRawField(fields, quotedKey, value []byte) []byte {
-	if len(fields) == 0 {
-		fields = append(fields, '{')
-	} else {
-		fields = append(fields, ',')
+// openField starts the next member of the Fields object that starts at a[start].
+func openField(a []byte, start int) []byte {
+	if len(a) == start {
+		return append(a, '{')
 	}
-	fields = append(append(fields, quotedKey...), ':')
-	return append(fields, value...)
+	return append(a, ',')
+}
+
+// headerTime sets ev.Time from the header's timestamp and reports whether its text must
+// stay in Fields (it did not parse, or is not canonical).
+func (p *textParser) headerTime(ev *event.Event, ts []byte) (keep bool) {
+	if len(ts) == 0 {
+		return false
+	}
+	t, canonical, ok := parseTime(ts)
+	if ok {
+		ev.Time = t
+		ev.Flags &^= event.FlagNoTimestamp
+	}
+	return !canonical
+}
+
+// metaPicks scans simple()'s JSON meta into p.entry.ms and returns which members are taken:
+// a string stack, and a timestamp when the header had none and it renders back exactly
+// (otherwise it stays in Fields). -1 means none.
+func (p *textParser) metaPicks(ev *event.Event, meta []byte) picks {
+	s := scanner{b: meta}
+	p.entry.ms, _, _ = s.members(0, p.entry.ms[:0]) // validated by splitMeta
+	ms := p.entry.ms
+	pk := findKeys(meta, ms, keyNames{stack: "stack", ts: "timestamp"})
+	if pk.stack >= 0 && ms[pk.stack].kind != kString {
+		pk.stack = -1
+	}
+	if pk.ts < 0 {
+		return pk
+	}
+	raw := content(meta, ms[pk.ts])
+	if ms[pk.ts].kind != kString || ev.Flags&event.FlagNoTimestamp == 0 {
+		pk.ts = -1
+		return pk
+	}
+	if ms[pk.ts].valEsc {
+		raw, _ = appendUnescaped(nil, raw)
+	}
+	t, canonical, ok := parseTime(raw)
+	if ok {
+		ev.Time = t
+		ev.Flags &^= event.FlagNoTimestamp
+	}
+	if !canonical {
+		pk.ts = -1
+	}
+	return pk
 }
 
 // trimBlankTail drops blank lines at the end of an entry (between entries, not content).
@@ -343,14 +357,11 @@ func splitMeta(body []byte) (msg, meta []byte, ok bool) {
 	return nil, nil, false
 }
 
-// stackOf returns body as a stack trace when it is one: a first line such as "TypeError: x"
-// or "Error [ERR_X]: x", and below it (after the rest of a multi-line message) at least one
-// V8 frame line ("    at ..."). It returns "" otherwise.
-func stackOf(body []byte) string {
-	if stackHeaderLen(body) < 0 || !errorHeader(body) {
-		return ""
-	}
-	return string(body)
+// isStack reports whether body is a stack trace: a first line such as "TypeError: x" or
+// "Error [ERR_X]: x", and below it (after the rest of a multi-line message) at least one V8
+// frame line ("    at ...").
+func isStack(body []byte) bool {
+	return errorHeader(body) && stackHeaderLen(body) >= 0
 }
 
 // stackHeaderLen returns the length of the text above the first frame line, or -1 when

@@ -8,12 +8,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/winship/winship/sinks/sentry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	if version != "dev" {
+		sentry.Version = version
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {

@@ -51,6 +51,10 @@ type Options struct {
 	Now func() time.Time
 }
 
+// InFlightGrace is how long after a 429 requests are still taken to have been sent before
+// the client could read it (several envelopes are in flight at once).
+const InFlightGrace = 250 * time.Millisecond
+
 // Answer is a scripted response.
 type Answer struct {
 	Status int
@@ -109,6 +113,7 @@ type Server struct {
 	requests     int
 	problems     []string
 	limitedUntil time.Time
+	limitedAt    time.Time
 	changed      chan struct{}
 }
 
@@ -406,15 +411,22 @@ func (s *Server) accept(env envelope) reply {
 	now := s.opts.Now()
 	if now.Before(s.limitedUntil) {
 		left := s.limitedUntil.Sub(now)
-		return reply{status: 429, header: http.Header{
-			"Retry-After": {strconv.Itoa(int(left.Seconds() + 0.999))}},
-			problem: fmt.Sprintf("request %s before the rate limit ended", left)}
+		r := reply{status: 429, header: http.Header{
+			"Retry-After": {strconv.Itoa(int(left.Seconds() + 0.999))}}}
+		// Envelopes already on the wire when the 429 went out are answered 429 too, as a
+		// real server does; only a request sent after the client could have read the 429
+		// breaks the protocol.
+		if now.Sub(s.limitedAt) > InFlightGrace {
+			r.problem = fmt.Sprintf("request %s before the rate limit ended", left)
+		}
+		return r
 	}
 	if len(s.script) > 0 {
 		a := s.script[0]
 		s.script = s.script[1:]
 		if a.Status == 429 {
 			s.limitedUntil = now.Add(limitOf(a.Header, now))
+			s.limitedAt = now
 		}
 		if a.Status < 200 || a.Status > 299 {
 			return reply{status: a.Status, header: a.Header, body: a.Body}

@@ -49,6 +49,27 @@ type entryParser struct {
 // fill parses the JSON text src into ev. fallback is the message when src is not an object
 // with a string message (the raw line, or the raw prettyPrint text); nil means src itself.
 func (p *entryParser) fill(ev *event.Event, src, fallback []byte, now time.Time) {
+	p.parse(ev, src, fallback, now)
+	p.release()
+}
+
+// release drops scratch space that an unusually large entry grew, so that the parser of
+// each file does not keep it for the file's lifetime.
+func (p *entryParser) release() {
+	p.ms, p.top, p.inner = shrink(p.ms, 1024), shrink(p.top, 1024), shrink(p.inner, 1024)
+	p.used = shrink(p.used, 1024)
+	p.lvl, p.tmp, p.plain = shrink(p.lvl, 4096), shrink(p.tmp, 4096), shrink(p.plain, 4096)
+}
+
+// shrink returns s, or nil when its capacity is above n.
+func shrink[T any](s []T, n int) []T {
+	if cap(s) > n {
+		return nil
+	}
+	return s
+}
+
+func (p *entryParser) parse(ev *event.Event, src, fallback []byte, now time.Time) {
 	if fallback == nil {
 		fallback = src
 	}
@@ -56,7 +77,7 @@ func (p *entryParser) fill(ev *event.Event, src, fallback []byte, now time.Time)
 	s := scanner{b: src, depth: 1, inner: &p.inner, innerAt: -1}
 	i := s.skipWS(0)
 	if i >= len(src) || src[i] != '{' {
-		p.fillNotObject(ev, src, fallback, now)
+		p.parseNotObject(ev, src, fallback, now)
 		return
 	}
 	ms, end, err := s.members(i, p.ms[:0])
@@ -76,9 +97,9 @@ func (p *entryParser) fill(ev *event.Event, src, fallback []byte, now time.Time)
 	p.build(ev, src, pk, fallback, now, true)
 }
 
-// fillNotObject handles text that is not a JSON object: valid JSON of another type becomes
+// parseNotObject handles text that is not a JSON object: valid JSON of another type becomes
 // its own text as the message; anything else the raw line.
-func (p *entryParser) fillNotObject(ev *event.Event, src, fallback []byte, now time.Time) {
+func (p *entryParser) parseNotObject(ev *event.Event, src, fallback []byte, now time.Time) {
 	s := scanner{b: src}
 	i, _, _, err := s.value(s.skipWS(0))
 	if err == nil && s.skipWS(i) != len(src) {

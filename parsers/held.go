@@ -49,7 +49,7 @@ func (h *held) full(n int) bool {
 
 func (h *held) reset() {
 	h.lines, h.off = 0, -1
-	if cap(h.text) > 64<<10 {
+	if cap(h.text) > maxScratch {
 		h.text = nil // do not keep a huge entry's buffer for the file's lifetime
 	}
 }

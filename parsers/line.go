@@ -12,7 +12,7 @@ var bom = []byte("\xef\xbb\xbf")
 // cleanLine prepares one line for parsing: it drops a trailing "\r" (the follower removes
 // it already; a second one is kept as text) and a leading UTF-8 byte order mark, and
 // replaces invalid UTF-8 with U+FFFD, reporting FlagInvalidUTF8. The result aliases line or
-// *scratch.
+// *scratch. A scratch buffer is kept only for lines of up to maxScratch bytes.
 func cleanLine(line []byte, scratch *[]byte) ([]byte, event.Flags) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
@@ -21,9 +21,15 @@ func cleanLine(line []byte, scratch *[]byte) ([]byte, event.Flags) {
 	if utf8.Valid(line) {
 		return line, 0
 	}
+	if len(line) > maxScratch {
+		return appendValidUTF8(nil, line), event.FlagInvalidUTF8
+	}
 	*scratch = appendValidUTF8((*scratch)[:0], line)
 	return *scratch, event.FlagInvalidUTF8
 }
+
+// maxScratch is the largest buffer a parser keeps between lines.
+const maxScratch = 64 << 10
 
 // appendValidUTF8 appends b with each invalid byte replaced by U+FFFD. Unlike
 // bytes.ToValidUTF8 it replaces byte by byte, so the number of bad bytes stays visible.

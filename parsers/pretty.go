@@ -85,7 +85,10 @@ func closesPretty(line []byte) bool {
 // parse (it was cut short). An entry that does not convert keeps its text as the message.
 func (p *prettyParser) complete(out []event.Event, why string) []event.Event {
 	h := &p.held
-	defer h.reset()
+	defer func() {
+		h.reset()
+		p.json, p.plain = shrink(p.json, maxScratch), shrink(p.plain, maxScratch)
+	}()
 	if h.split || h.cut {
 		why = errTooLong
 	}

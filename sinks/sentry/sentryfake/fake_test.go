@@ -98,10 +98,14 @@ func TestFakeScriptsAndHoldsRateLimits(t *testing.T) {
 	if got.StatusCode != 429 || got.Header.Get("X-Sentry-Rate-Limits") != "30:error:key" {
 		t.Fatalf("scripted answer %d %v", got.StatusCode, got.Header)
 	}
+	if got := r.do(t, s).StatusCode; got != 429 || len(s.Problems()) != 0 {
+		t.Fatalf("request in flight with the 429: %d, problems %v", got, s.Problems())
+	}
+	now = now.Add(time.Second)
 	if got := r.do(t, s).StatusCode; got != 429 || len(s.Problems()) != 1 {
 		t.Fatalf("request in the window: %d, problems %v", got, s.Problems())
 	}
-	now = now.Add(30 * time.Second)
+	now = now.Add(29 * time.Second)
 	if got := r.do(t, s).StatusCode; got != 200 {
 		t.Fatalf("after the window: %d", got)
 	}

@@ -341,3 +341,46 @@ func counterValue(t *testing.T, c prometheus.Metric) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestCorruptBufferTailIsSkipped: garbage appended to the last buffer segment while the
+// agent was stopped does not stop it from starting, and every intact record is delivered.
+func TestCorruptBufferTailIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	fake := httpfake.New(t, httpfake.Config{})
+	fake.Down(httpfake.Answer{Status: 503})
+	cfg := httpSetup(t, dir, fake.URL, "")
+	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, 2000, 0)
+	r := startRun(t, cfg)
+	waitFor(t, "the lines to be buffered", 30*time.Second, func() bool {
+		data, _ := os.ReadFile(filepath.Join(cfg.StateDir, "checkpoints.json"))
+		return strings.Contains(string(data), `"offset": `+fmt.Sprint(fileSize(t, filepath.Join(dir, "logs/combined.log"))))
+	})
+	r.stop(t)
+
+	segs, _ := filepath.Glob(filepath.Join(cfg.StateDir, "buffer", "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no buffer segment")
+	}
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("\x13\x37garbage that is not a record\x00\x00\x00\x00\xff\xff"))
+	f.Close()
+
+	fake.Up()
+	start := time.Now()
+	runOnce(t, cfg)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("start and delivery took %s", took)
+	}
+	checkEachOnce(t, fake, 2000)
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}

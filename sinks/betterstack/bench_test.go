@@ -53,11 +53,13 @@ func BenchmarkEncodeJSON(b *testing.B) {
 	var body, wire []byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		body, offs, _ = enc.appendBatch(httpsink.GetBuffer(), batch, offs[:0])
 		wire, _ = gz.Compress(wire[:0], body)
 		httpsink.PutBuffer(body)
 	}
+	cpu.report(b, len(batch))
 	report(b, len(batch), len(body), len(wire))
 }
 
@@ -79,8 +81,10 @@ func benchMsgpack(b *testing.B, predecoded bool) {
 	var buf bytes.Buffer
 	var wire []byte
 	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true) // nested maps in a stable order, as Winston wrote them
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		buf.Reset()
 		enc.EncodeArrayLen(len(batch))
@@ -95,6 +99,7 @@ func benchMsgpack(b *testing.B, predecoded bool) {
 		}
 		wire, _ = gz.Compress(wire[:0], buf.Bytes())
 	}
+	cpu.report(b, len(batch))
 	report(b, len(batch), buf.Len(), len(wire))
 }
 

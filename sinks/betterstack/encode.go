@@ -98,9 +98,21 @@ func appendOptional(dst []byte, key, s string) []byte {
 	return httpsink.AppendString(dst, s)
 }
 
+// mayClash marks the first bytes of reserved keys, and the backslash that may start an
+// escaped one: most keys are told apart by this table alone.
+var mayClash = func() (t [256]bool) {
+	for _, c := range []byte("dlmsphf_\\") {
+		t[c] = true
+	}
+	return t
+}()
+
 // isReserved reports whether a Winston key would clash with a key the sink writes. Such
 // members go under "fields" instead of the top level.
 func isReserved(key []byte) bool {
+	if len(key) == 0 || !mayClash[key[0]] {
+		return false
+	}
 	switch string(key) {
 	case "dt", "level", "message", "stack", "source", "path", "host", "fields":
 		return true

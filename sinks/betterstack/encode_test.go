@@ -37,8 +37,9 @@ func TestEventShape(t *testing.T) {
 	}
 	got, _, cut := encodeOne(t, testEnc, e)
 	want := map[string]any{
-		"dt": "2026-12-03T10:34:33.908Z", "level": "error", "message": "Toʻlov муваффақиятсиз 🚀",
-		"stack": "Error: x\n    at f (/a.js:1:2)", "service": "crm",
+		"dt": "2026-12-03T10:34:33.908Z", "level": "error",
+		"message": "Toʻlov муваффақиятсиз 🚀",
+		"stack":   "Error: x\n    at f (/a.js:1:2)", "service": "crm",
 		"ctx": map[string]any{"id": json.Number("1"), "tags": []any{"a", map[string]any{"b": nil}}},
 		"n":   json.Number("1.5"), "source": "app", "path": "/logs/combined.log", "host": "web-1",
 	}

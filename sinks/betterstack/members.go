@@ -75,15 +75,28 @@ func skipSpace(b []byte, i int) int {
 
 // skipString returns the index just past the string starting at b[i] == '"', or -1.
 func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+	for j := i + 1; j < len(b); {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return -1
+		}
+		j += q
+		if !escaped(b, j) {
 			return j + 1
 		}
+		j++
 	}
 	return -1
+}
+
+// escaped reports whether the quote at b[j] is escaped: preceded by an odd number of
+// backslashes.
+func escaped(b []byte, j int) bool {
+	n := 0
+	for k := j - 1; k >= 0 && b[k] == '\\'; k-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // skipValue returns the index just past the value starting at b[i], or -1.

@@ -51,9 +51,11 @@ func BenchmarkEncode(b *testing.B) {
 	buf := AppendBatch(nil, batch, JSON, "web-1")
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		buf = AppendBatch(buf[:0], batch, JSON, "web-1")
 	}
+	cpu.report(b, len(batch))
 	report(b, len(batch), len(buf), 0)
 }
 
@@ -71,11 +73,13 @@ func BenchmarkEncodeGzip(b *testing.B) {
 			var body, wire []byte
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				body = AppendBatch(GetBuffer(), batch, JSON, "web-1")
 				wire, _ = gz.Compress(wire[:0], body)
 				PutBuffer(body)
 			}
+			cpu.report(b, len(batch))
 			report(b, len(batch), len(body), len(wire))
 		})
 	}

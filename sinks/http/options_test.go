@@ -101,7 +101,8 @@ func TestOptionsErrors(t *testing.T) {
 func TestSecretIsNeverPrinted(t *testing.T) {
 	o := &Options{URL: "http://h", Headers: map[string]Secret{"Authorization": "Bearer s3cr3t"}}
 	var logged bytes.Buffer
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("opts", "opts", o, "h", o.Headers["Authorization"])
+	log := slog.New(slog.NewJSONHandler(&logged, nil))
+	log.Info("opts", "opts", o, "h", o.Headers["Authorization"])
 	yml, _ := yaml.Marshal(o)
 	for _, s := range []string{
 		fmt.Sprintf("%v %+v %#v %s", o, o, o, o.Headers), logged.String(), string(yml),

@@ -209,7 +209,8 @@ func TestSendCancelledReturnsPromptly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Send(ctx, events(1)) }()
-	if err := fake.Wait(context.Background(), func(st httpfake.Stats) bool { return st.Requests == 1 }); err != nil {
+	sent := func(st httpfake.Stats) bool { return st.Requests == 1 }
+	if err := fake.Wait(context.Background(), sent); err != nil {
 		t.Fatal(err)
 	}
 	cancel()

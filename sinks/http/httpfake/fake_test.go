@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-func post(t *testing.T, s *Server, body string, zip bool, hdr map[string]string) (int, string, error) {
+func post(t *testing.T, s *Server, body string, zip bool, hdr map[string]string) (
+	int, string, error) {
 	t.Helper()
 	b := []byte(body)
 	if zip {

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package httpsink
+
+import "testing"
+
+type cpuTimer struct{}
+
+func startCPU(*testing.B) *cpuTimer { return &cpuTimer{} }
+
+func (*cpuTimer) report(*testing.B, int) {}

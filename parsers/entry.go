@@ -56,9 +56,15 @@ func (p *entryParser) fill(ev *event.Event, src, fallback []byte, now time.Time)
 // release drops scratch space that an unusually large entry grew, so that the parser of
 // each file does not keep it for the file's lifetime.
 func (p *entryParser) release() {
-	p.ms, p.top, p.inner = shrink(p.ms, 1024), shrink(p.top, 1024), shrink(p.inner, 1024)
-	p.used = shrink(p.used, 1024)
-	p.lvl, p.tmp, p.plain = shrink(p.lvl, 4096), shrink(p.tmp, 4096), shrink(p.plain, 4096)
+	const members, text = 1024, 4096
+	if cap(p.ms) > members || cap(p.top) > members || cap(p.inner) > members ||
+		cap(p.used) > members || cap(p.lvl) > text || cap(p.tmp) > text ||
+		cap(p.plain) > text {
+		p.ms, p.top, p.inner = shrink(p.ms, members), shrink(p.top, members),
+			shrink(p.inner, members)
+		p.used = shrink(p.used, members)
+		p.lvl, p.tmp, p.plain = shrink(p.lvl, text), shrink(p.tmp, text), shrink(p.plain, text)
+	}
 }
 
 // shrink returns s, or nil when its capacity is above n.
@@ -122,7 +128,7 @@ func (p *entryParser) parseNotObject(ev *event.Event, src, fallback []byte, now 
 // "message" but with "@message" or an object "@fields" is read as logstash(); any other as
 // json(). Either format thus reads the other's lines.
 func (p *entryParser) pick(src []byte) picks {
-	pk := findKeys(src, p.ms, winstonKeys)
+	pk := findWinstonKeys(src, p.ms)
 	if pk.msg >= 0 {
 		return pk
 	}
@@ -159,6 +165,28 @@ func (p *entryParser) pickLogstash(src []byte, top picks, fields int) picks {
 			pk.ts = len(p.ms)
 		}
 		p.ms = append(p.ms, m)
+	}
+	return pk
+}
+
+// findWinstonKeys is findKeys(src, ms, winstonKeys), with the names as constants so that
+// the compiler can match them without a comparison per name (the hot path).
+func findWinstonKeys(src []byte, ms []member) picks {
+	pk := picks{level: -1, msg: -1, stack: -1, ts: -1}
+	for i := range ms {
+		if ms[i].keyEsc {
+			return findKeys(src, ms, winstonKeys)
+		}
+		switch string(src[ms[i].key.from:ms[i].key.to]) {
+		case "level":
+			pk.level = first(pk.level, i)
+		case "message":
+			pk.msg = first(pk.msg, i)
+		case "stack":
+			pk.stack = first(pk.stack, i)
+		case "timestamp":
+			pk.ts = first(pk.ts, i)
+		}
 	}
 	return pk
 }

@@ -56,11 +56,26 @@ func parseCanonical(s []byte) (time.Time, bool) {
 	minute, ok5 := atoiN(s[14:16])
 	sec, ok6 := atoiN(s[17:19])
 	ms, ok7 := atoiN(s[20:23])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || month < 1 || month > 12 ||
-		day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || sec > 59 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || year < 1 || month < 1 ||
+		month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 ||
+		sec > 59 {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, ms*1e6, time.UTC), true
+	secs := unixDays(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(secs, int64(ms)*1e6).UTC(), true
+}
+
+// unixDays returns the days from 1970-01-01 to the given date of the proleptic Gregorian
+// calendar (year >= 1), counting years from March so that leap days come last.
+func unixDays(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	yoe := year - era*400                          // year of the 400-year era
+	doy := (153*((month+9)%12)+2)/5 + day - 1      // day of the March-based year
+	doe := yoe*365 + yoe/4 - yoe/100 + doy         // day of the era
+	return int64(era)*146097 + int64(doe) - 719468 // 719468: days from 0000-03-01 to 1970
 }
 
 func atoiN(b []byte) (int, bool) {

@@ -22,7 +22,6 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-
 func TestFollowShipsAppendedLinesAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")

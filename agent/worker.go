@@ -40,8 +40,8 @@ type worker struct {
 	// are still delivered if they can be, and counted as dropped only if they never are.
 	inflightMu sync.Mutex
 	inflight   []buffer.Pos
-	lastPause atomic.Int64 // unix nanos of the last pause error logged
-	lastRetry atomic.Int64 // unix nanos of the last retry warning logged
+	lastPause  atomic.Int64 // unix nanos of the last pause error logged
+	lastRetry  atomic.Int64 // unix nanos of the last retry warning logged
 }
 
 func newWorker(cfg config.Sink, sink sinks.Sink, cursor *buffer.Cursor, dead *deadLetters,

@@ -52,7 +52,7 @@
 //	413                  TooLarge: the pipeline splits the batch
 //	400, 406, 422        Reject: the pipeline bisects and dead-letters the poison event
 //	401, 403             Pause: the token was refused; data kept, probed again later
-//	402                  Pause for QuotaProbe (5 min; or Retry-After): "quota or spending
+//	402                  Pause for quota_probe (5 min; or Retry-After): "quota or spending
 //	                     limit reached"; the data goes through once the quota resets
 //	3xx, 404, 405        Pause: the endpoint is wrong
 //

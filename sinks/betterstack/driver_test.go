@@ -182,7 +182,7 @@ func TestDriverPausesOnQuotaThenDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	onceEach(t, fake, 50)
-	if d.kinds[sinks.Pause] != 4 || len(d.afters) != 4 || d.afters[0] != QuotaProbe {
+	if d.kinds[sinks.Pause] != 4 || len(d.afters) != 4 || d.afters[0] != DefaultQuotaProbe {
 		t.Errorf("kinds %v, waits %v", d.kinds, d.afters)
 	}
 }

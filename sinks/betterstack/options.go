@@ -21,11 +21,15 @@ type Options struct {
 	Endpoint string `yaml:"endpoint"`
 	// Timeout bounds one request, from connecting to reading the answer. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
+	// QuotaProbe is how long the sink pauses after a 402 (quota or spending limit reached)
+	// before it tries again. Default DefaultQuotaProbe.
+	QuotaProbe time.Duration `yaml:"quota_probe"`
 }
 
 // NewOptions returns Options with the defaults set.
 func NewOptions() *Options {
-	return &Options{Endpoint: DefaultEndpoint, Timeout: httpsink.DefaultTimeout}
+	return &Options{Endpoint: DefaultEndpoint, Timeout: httpsink.DefaultTimeout,
+		QuotaProbe: DefaultQuotaProbe}
 }
 
 // Validate checks the options and returns a *sinks.KeyError naming the first wrong key.
@@ -39,6 +43,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Timeout <= 0 {
 		return &sinks.KeyError{Key: "timeout", Msg: "must be a positive duration such as 10s"}
+	}
+	if o.QuotaProbe <= 0 {
+		return &sinks.KeyError{Key: "quota_probe", Msg: "must be a positive duration such as 5m"}
 	}
 	return nil
 }

@@ -16,9 +16,10 @@ import (
 // MaxRequestBytes is BetterStack's limit on one request's compressed body.
 const MaxRequestBytes = 10 << 20
 
-// QuotaProbe is how long the sink pauses on 402 (quota or spending limit reached) when
-// the answer names no wait: the pipeline probes again after it.
-const QuotaProbe = 5 * time.Minute
+// DefaultQuotaProbe is how long the sink pauses on 402 (quota or spending limit reached)
+// when the answer names no wait and `quota_probe` is not set: the pipeline probes again
+// after it.
+const DefaultQuotaProbe = 5 * time.Minute
 
 // concurrency is the default number of requests in flight.
 const concurrency = 3
@@ -66,7 +67,7 @@ func New(spec sinks.Spec, o *Options) (*Sink, error) {
 		Secrets:     []string{string(o.SourceToken)},
 		Timeout:     o.Timeout,
 		MaxConns:    concurrency,
-		Classify:    Classify,
+		Classify:    classifier(o.QuotaProbe),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("betterstack sink %s: endpoint: %w", spec.Name, err)
@@ -84,8 +85,19 @@ func New(spec sinks.Spec, o *Options) (*Sink, error) {
 	return s, nil
 }
 
+// classifier returns Classify with probe as the pause after a 402 that names no wait.
+func classifier(probe time.Duration) func(int, time.Duration, string) *sinks.Error {
+	return func(status int, after time.Duration, reason string) *sinks.Error {
+		e := Classify(status, after, reason)
+		if status == http.StatusPaymentRequired && after <= 0 && probe > 0 {
+			e.After = probe
+		}
+		return e
+	}
+}
+
 // Classify maps BetterStack's answers to what the pipeline does: 402 pauses for
-// QuotaProbe (or the Retry-After), 401/403 pause (bad token), 406 rejects (body not
+// DefaultQuotaProbe (or the Retry-After), 401/403 pause (bad token), 406 rejects (body not
 // parseable); the rest as httpsink.ClassifyStatus (413 TooLarge, 400 Reject, 429 and 5xx
 // Retry).
 func Classify(status int, after time.Duration, reason string) *sinks.Error {
@@ -94,7 +106,7 @@ func Classify(status int, after time.Duration, reason string) *sinks.Error {
 	case http.StatusPaymentRequired:
 		e.Kind, e.Reason = sinks.Pause, join("quota or spending limit reached", reason)
 		if e.After <= 0 {
-			e.After = QuotaProbe
+			e.After = DefaultQuotaProbe
 		}
 	case http.StatusUnauthorized, http.StatusForbidden:
 		e.Kind, e.Reason = sinks.Pause, join("source token rejected, check source_token", reason)

@@ -86,7 +86,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 		{httpfake.Answer{Status: 406}, sinks.Reject, 0, "body not parseable"},
 		{httpfake.Answer{Status: 403}, sinks.Pause, 0, "source token rejected"},
 		{httpfake.Answer{Status: 401}, sinks.Pause, 0, "source token rejected"},
-		{httpfake.Answer{Status: 402}, sinks.Pause, QuotaProbe, "quota or spending limit reached"},
+		{httpfake.Answer{Status: 402}, sinks.Pause, DefaultQuotaProbe, "quota or spending limit reached"},
 		{httpfake.Answer{Status: 402, RetryAfter: "3600"}, sinks.Pause, time.Hour,
 			"quota or spending limit reached"},
 		{httpfake.Answer{Status: 404}, sinks.Pause, 0, "endpoint not found"},

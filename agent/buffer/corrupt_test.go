@@ -314,7 +314,8 @@ func checkCounters(t *testing.T, got, want Stats) {
 func checkUsable(t *testing.T, dir string, l *Log, c *Cursor) {
 	t.Helper()
 	appendSync(t, l, 1000, 30, corruptRecSize, 10)
-	if got := ids(t, readAll(t, l, c, 100, 1<<20, true), corruptRecSize); !equalInts(got, seq(1000, 1030)) {
+	got := ids(t, readAll(t, l, c, 100, 1<<20, true), corruptRecSize)
+	if !equalInts(got, seq(1000, 1030)) {
 		t.Errorf("after recovery appended and read %v", got)
 	}
 	if err := l.Close(); err != nil {

@@ -3,9 +3,9 @@
 //
 // # Data flow
 //
-//	writer ──Append──▶ active segment ──Sync (fsync)──▶ durable end ──▶ Cursor.Next (per sink)
-//	                                                                      │
-//	segments wholly before every open cursor's ack are deleted ◀── Cursor.Ack (cursor file)
+//	writer ─Append─▶ active segment ─Sync (fsync)─▶ durable end ─▶ Cursor.Next, per sink
+//	                                                                     │
+//	segments before every open cursor's ack are deleted ◀─ Cursor.Ack (cursor file)
 //
 // The agent's writer appends a group of encoded events and calls Sync; only then does it
 // save the file offsets the group covers. Each sink's worker reads with Next, sends, and

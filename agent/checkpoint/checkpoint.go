@@ -24,12 +24,17 @@ import (
 // HeadBytes is how many leading bytes of a file take part in its identity.
 const HeadBytes = 1024
 
-// ID identifies a file: device and inode, and a hash of its first HeadLen bytes. The hash
-// tells a new file that reuses a deleted file's inode from the old one; the inode tells two
-// files with identical first bytes (error.log and combined.log often start alike) apart.
+// ID identifies a file: device and inode, the file's birth time where the file system keeps
+// one, and a hash of its first HeadLen bytes. The birth time and the hash tell a new file
+// that reuses a deleted file's inode from the old one; the inode tells two files with
+// identical first bytes (error.log and combined.log often start alike) apart.
+//
+// HeadLen is below HeadBytes while a file is smaller than that; the follower identifies the
+// file again as it grows, so a tiny file's identity does not stay a few bytes long.
 type ID struct {
 	Dev      uint64 `json:"dev"`
 	Ino      uint64 `json:"ino"`
+	Birth    int64  `json:"birth,omitempty"` // unix nanoseconds; 0 when unknown
 	HeadLen  int    `json:"head_len"`
 	HeadHash uint64 `json:"head_hash"`
 }
@@ -52,6 +57,7 @@ func Identify(f *os.File) (ID, error) {
 		return ID{}, fmt.Errorf("stat %s: %w", f.Name(), err)
 	}
 	id := devIno(fi)
+	id.Birth = birthTime(f)
 	head := make([]byte, HeadBytes)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -70,9 +76,9 @@ func devIno(fi os.FileInfo) ID {
 	return ID{Dev: uint64(st.Dev), Ino: st.Ino}
 }
 
-// SameFile reports whether the file f is the one saved as id: same device and inode, and
-// its first id.HeadLen bytes hash the same. A file shorter than id.HeadLen is not the same
-// file (it was truncated or replaced).
+// SameFile reports whether the file f is the one saved as id: same device and inode, same
+// birth time when both are known, and its first id.HeadLen bytes hash the same. A file
+// shorter than id.HeadLen is not the same file (it was truncated or replaced).
 func SameFile(f *os.File, id ID) (bool, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -81,6 +87,15 @@ func SameFile(f *os.File, id ID) (bool, error) {
 	if di := devIno(fi); di.Dev != id.Dev || di.Ino != id.Ino {
 		return false, nil
 	}
+	if b := birthTime(f); b != 0 && id.Birth != 0 && b != id.Birth {
+		return false, nil
+	}
+	return SameHead(f, id)
+}
+
+// SameHead reports whether the first id.HeadLen bytes of f hash to id.HeadHash, whatever
+// f's inode (a copy of the file has the same head).
+func SameHead(f *os.File, id ID) (bool, error) {
 	head := make([]byte, id.HeadLen)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -121,7 +136,8 @@ func Open(path string) (*Store, error) {
 }
 
 // Lookup finds the entry whose identity matches the open file f (same device and inode and
-// matching head hash). It returns nil when there is none.
+// matching head hash), preferring the one with the longest head. It returns nil when there
+// is none.
 func (s *Store) Lookup(f *os.File) (*Entry, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -130,8 +146,9 @@ func (s *Store) Lookup(f *os.File) (*Entry, error) {
 	di := devIno(fi)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var best *Entry
 	for id, e := range s.entries {
-		if id.Dev != di.Dev || id.Ino != di.Ino {
+		if id.Dev != di.Dev || id.Ino != di.Ino || (best != nil && id.HeadLen <= best.ID.HeadLen) {
 			continue
 		}
 		same, err := SameFile(f, id)
@@ -139,19 +156,30 @@ func (s *Store) Lookup(f *os.File) (*Entry, error) {
 			return nil, err
 		}
 		if same {
-			cp := *e
-			return &cp, nil
+			best = e
 		}
 	}
-	return nil, nil
+	if best == nil {
+		return nil, nil
+	}
+	cp := *best
+	return &cp, nil
 }
 
-// Set records that every byte of the file id before offset is durable.
+// Set records that every byte of the file id before offset is durable. It drops every other
+// entry with id's device and inode: one inode is one file at a time, so those entries are
+// either this file under an older (shorter-head or pre-truncation) identity or a deleted
+// file whose inode was reused, and keeping them could hand their offset to this file.
 func (s *Store) Set(id ID, path string, offset int64, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.entries[id]
 	if e == nil {
+		for old := range s.entries {
+			if old.Dev == id.Dev && old.Ino == id.Ino {
+				delete(s.entries, old)
+			}
+		}
 		e = &Entry{ID: id}
 		s.entries[id] = e
 	}

@@ -1,14 +1,12 @@
 package source
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,41 +15,49 @@ import (
 	"github.com/winship/winship/parsers"
 )
 
-// readSize is the chunk a follower reads at once. Buffers come from a pool and go back at
-// end of file, so a thousand idle followers hold no read buffers.
-const readSize = 128 << 10
+// ending says why a follower stopped.
+type ending int
 
-// maxBatchEvents bounds the events in one Batch handed to the writer.
-const maxBatchEvents = 1024
+const (
+	keepGoing  ending = iota
+	endStopped        // ctx ended, closed while idle (dormant), or an error
+	endRotated        // rotated away and idle: read to its end
+	endDeleted        // deleted: read to its end
+	endOnce           // --once: read to the size it had at the start
+)
 
-// tailCheckBytes is how many bytes before the read offset are remembered and compared on
-// every wake-up: if they changed, the file was truncated and rewritten even if it is already
-// longer again than where we were ("> file" followed by fast appends).
-const tailCheckBytes = 32
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, readSize); return &b }}
+// startPoint says where a new follower may start.
+type startPoint struct {
+	from  *resume // where an earlier follower of this file stopped, if any
+	fresh bool    // the inode belonged to a deleted file: ignore the checkpoints
+	atEnd bool    // start_at: end, on the first scan
+	away  bool    // the file is no longer under the globs (rotated while the agent was stopped)
+}
 
 // follower reads one file (one identity) from its offset, splits complete lines, parses
-// them and hands batches to the writer. It owns its file descriptor.
+// them and hands batches to the writer. It owns its file descriptor; only its goroutine
+// touches its fields, except path (guarded by pathMu), poke and away.
 type follower struct {
 	src    *Source
-	path   string // current name; updated by the watcher when the file is renamed within the globs
+	path   string // the name under the globs; updated when the file is renamed within them
 	file   *os.File
 	id     checkpoint.ID
 	parser parsers.Parser
 
-	readOff  int64  // offset after the last complete line consumed
-	carry    []byte // bytes of an incomplete line, starting at readOff
-	skipping bool   // inside an over-long line, discarding until its newline
-	lastSeen []byte // up to tailCheckBytes bytes before readOff
-	target   int64  // --once: stop at this size; -1 when following
+	readOff   int64  // offset after the last complete line consumed
+	carry     []byte // bytes of an incomplete line, starting at readOff
+	skipping  bool   // inside an over-long line, discarding until its newline
+	lastSeen  []byte // up to tailCheckBytes bytes before readOff
+	lastMtime time.Time
+	target    int64 // --once: stop at this size; -1 when following
 
 	poke   chan struct{}
 	pathMu sync.Mutex
 	newPth string
+	away   atomic.Bool // the path no longer names this file
 
-	rotated   bool      // the path no longer names this file
 	lastGrow  time.Time // last time the file grew
+	awaySince time.Time // when the follower noticed that its path names another file
 	logger    *slog.Logger
 	batch     []event.Event
 	batchSafe int64
@@ -81,83 +87,104 @@ func (f *follower) wake() {
 	}
 }
 
-// open opens path and finds where to start reading.
-func (f *follower) open(startAtEnd bool) error {
-	file, err := os.Open(f.path)
+// pos is how far the file has been read: complete lines and the held fragment.
+func (f *follower) pos() int64 { return f.readOff + int64(len(f.carry)) }
+
+// open opens the file called name and finds where to start reading.
+func (f *follower) open(name string, sp startPoint) error {
+	file, err := os.Open(name)
 	if err != nil {
 		return err
 	}
-	id, err := checkpoint.Identify(file)
-	if err != nil {
+	if err := f.position(file, sp); err != nil {
 		file.Close()
 		return err
-	}
-	f.file, f.id = file, id
-	fi, err := file.Stat()
-	if err != nil {
-		file.Close()
-		return err
-	}
-	entry, err := f.src.store.Lookup(file)
-	if err != nil {
-		file.Close()
-		return err
-	}
-	switch {
-	case entry != nil && entry.Offset <= fi.Size():
-		f.readOff = entry.Offset
-		f.id = entry.ID // keep the saved key so the checkpoint entry is updated, not doubled
-	case entry != nil:
-		f.logger.Warn("file is shorter than its checkpoint; reading it from the start",
-			"path", f.path, "offset", entry.Offset, "size", fi.Size())
-	case startAtEnd:
-		f.readOff = fi.Size()
-	}
-	if f.readOff > 0 {
-		if err := f.rememberTail(); err != nil {
-			file.Close()
-			return err
-		}
 	}
 	f.lastGrow = time.Now()
+	f.awaySince = f.lastGrow
+	f.away.Store(sp.away)
 	return nil
 }
 
-// rememberTail keeps the bytes before readOff for the truncation check.
-func (f *follower) rememberTail() error {
-	n := min(f.readOff, tailCheckBytes)
-	buf := make([]byte, n)
-	if _, err := f.file.ReadAt(buf, f.readOff-n); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read %s: %w", f.path, err)
+func (f *follower) position(file *os.File, sp startPoint) error {
+	id, err := checkpoint.Identify(file)
+	if err != nil {
+		return err
 	}
-	f.lastSeen = buf
+	fi, err := file.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", f.path, err)
+	}
+	f.file, f.id = file, id
+	if f.readOff, err = f.startOffset(sp, fi.Size()); err != nil {
+		return err
+	}
+	if f.readOff == 0 {
+		return nil
+	}
+	if err := f.rememberTail(); err != nil || len(f.lastSeen) == 0 {
+		return err
+	}
+	// A saved offset inside a line means its head was shipped already (cut at
+	// max_line_bytes, or flagged partial): the rest of that line is not a line of its own.
+	last := f.lastSeen[len(f.lastSeen)-1]
+	f.skipping = last != '\n' && last != 0
 	return nil
+}
+
+func (f *follower) startOffset(sp startPoint, size int64) (int64, error) {
+	if sp.from != nil {
+		same, err := checkpoint.SameFile(f.file, sp.from.id)
+		if err != nil {
+			return 0, err
+		}
+		if same && sp.from.off <= size {
+			return sp.from.off, nil
+		}
+	}
+	if !sp.fresh {
+		entry, err := f.src.store.Lookup(f.file)
+		if err != nil {
+			return 0, err
+		}
+		if entry != nil && entry.Offset <= size {
+			return entry.Offset, nil
+		}
+		if entry != nil {
+			f.logger.Warn("file is shorter than its checkpoint; reading it from the start",
+				"path", f.path, "offset", entry.Offset, "size", size)
+			return 0, nil
+		}
+	}
+	if sp.atEnd {
+		return size, nil
+	}
+	return 0, nil
+}
+
+// resumePoint is what the source keeps when the follower ends cleanly.
+func (f *follower) resumePoint() resume {
+	return resume{id: f.id, off: f.readOff, size: f.pos(), mtime: f.lastMtime}
 }
 
 // run follows the file until ctx ends or the file is finished. It always closes the file.
-func (f *follower) run(ctx context.Context) (finished bool, err error) {
+func (f *follower) run(ctx context.Context) (ending, error) {
 	defer f.file.Close()
 	inactive := time.NewTimer(f.src.cfg.CloseInactive)
 	defer inactive.Stop()
 	var flushTimer *time.Timer
 	for {
-		grew, err := f.readAvailable(ctx)
+		f.applyPath()
+		grew, end, err := f.step(ctx)
 		if err != nil {
-			return false, err
+			return endStopped, err
+		}
+		if end != keepGoing {
+			return end, nil
 		}
 		if grew {
 			f.lastGrow = time.Now()
 			resetTimer(inactive, f.src.cfg.CloseInactive)
-		}
-		if f.target >= 0 && (f.readOff+int64(len(f.carry)) >= f.target || !grew) {
-			return true, f.finishOnce(ctx)
-		}
-		if err := f.flushBatch(ctx); err != nil {
-			return false, err
-		}
-		done, err := f.checkFile(ctx)
-		if err != nil || done {
-			return done, err
 		}
 		var flushC <-chan time.Time
 		if f.parser.Pending() >= 0 {
@@ -170,30 +197,62 @@ func (f *follower) run(ctx context.Context) (finished bool, err error) {
 			flushC = flushTimer.C
 		}
 		var rotC <-chan time.Time
-		if f.rotated {
-			rotC = time.After(time.Until(f.lastGrow.Add(f.src.cfg.RotateWait)))
+		if f.away.Load() {
+			// rotate_wait runs from the last growth or from the rotation, whichever is
+			// later: a writer gets that long after a rename to move to the new file.
+			last := f.lastGrow
+			if f.awaySince.After(last) {
+				last = f.awaySince
+			}
+			rotC = time.After(time.Until(last.Add(f.src.cfg.RotateWait)))
 		}
 		select {
 		case <-ctx.Done():
-			// Whatever was read but not handed over is re-read at the next start: its
+			// Whatever was read but not handed over is read again at the next start: its
 			// offset was never saved.
-			return false, nil
+			return endStopped, nil
 		case <-f.poke:
 		case <-flushC:
 			f.batch = f.parser.Flush(f.batch)
 			if err := f.flushBatch(ctx); err != nil {
-				return false, err
+				return endStopped, err
 			}
 		case <-rotC:
-			return true, f.finish(ctx, "rotated away and idle")
+			return endRotated, f.finish(ctx, "rotated away and idle")
 		case <-inactive.C:
-			if f.parser.Pending() < 0 && !f.rotated {
-				return false, nil // dormant: the watcher reopens it when it changes
+			if f.parser.Pending() < 0 && !f.away.Load() {
+				return endStopped, nil // dormant: the source reopens it when it changes
 			}
 			resetTimer(inactive, f.src.cfg.CloseInactive)
 		}
-		f.applyPath()
 	}
+}
+
+// step handles one wake-up: truncation first (so that a file rewritten past the old offset
+// is not read from the middle), then everything the file holds, then rotation and deletion.
+func (f *follower) step(ctx context.Context) (grew bool, end ending, err error) {
+	fi, err := f.file.Stat()
+	if err != nil {
+		return false, endStopped, fmt.Errorf("stat %s: %w", f.path, err)
+	}
+	f.lastMtime = fi.ModTime()
+	if err := f.checkTruncation(ctx, fi.Size()); err != nil {
+		return false, endStopped, err
+	}
+	if grew, err = f.readAvailable(ctx); err != nil {
+		return grew, endStopped, err
+	}
+	if err := f.refreshID(); err != nil {
+		return grew, endStopped, err
+	}
+	if f.target >= 0 && (f.pos() >= f.target || !grew) {
+		return grew, endOnce, f.finishOnce(ctx)
+	}
+	if err := f.flushBatch(ctx); err != nil {
+		return grew, endStopped, err
+	}
+	end, err = f.checkGone(ctx)
+	return grew, end, err
 }
 
 func resetTimer(t *time.Timer, d time.Duration) {
@@ -212,66 +271,51 @@ func (f *follower) applyPath() {
 		if f.newPth != f.path {
 			f.logger.Debug("file renamed", "path", f.newPth, "from", f.path)
 		}
-		f.path, f.newPth, f.rotated = f.newPth, "", false
+		f.path, f.newPth = f.newPth, ""
+		f.away.Store(false)
 	}
 }
 
-// checkFile looks for truncation, rotation and deletion after a wake-up.
-func (f *follower) checkFile(ctx context.Context) (done bool, err error) {
+// checkGone looks for deletion and rotation after the file was read to its end.
+func (f *follower) checkGone(ctx context.Context) (ending, error) {
 	fi, err := f.file.Stat()
 	if err != nil {
-		return false, fmt.Errorf("stat %s: %w", f.path, err)
-	}
-	if truncated, err := f.truncated(fi.Size()); err != nil {
-		return false, err
-	} else if truncated {
-		f.src.metrics.truncations.Add(1)
-		f.logger.Info("file truncated; reading it again from the start", "path", f.path,
-			"offset", f.readOff)
-		if err := f.emitPartial(ctx); err != nil {
-			return false, err
-		}
-		f.readOff, f.lastSeen, f.skipping = 0, nil, false
-		f.wake()
-		return false, nil
+		return endStopped, fmt.Errorf("stat %s: %w", f.path, err)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
-		// Deleted: everything it holds has been read (readAvailable ran to its end).
-		return true, f.finish(ctx, "deleted")
+		return endDeleted, f.finish(ctx, "deleted")
 	}
 	cur, err := os.Stat(f.path)
-	if err != nil || !os.SameFile(cur, fi) {
-		if !f.rotated {
-			f.logger.Debug("file rotated away; reading it to its end", "path", f.path)
-			f.rotated = true
-			f.src.rescanSoon()
-		}
+	if (err != nil || !os.SameFile(cur, fi)) && !f.away.Load() {
+		f.logger.Debug("file rotated away; reading it to its end", "path", f.path)
+		f.away.Store(true)
+		f.awaySince = time.Now()
+		f.src.rescanSoon()
 	}
-	return false, nil
+	return keepGoing, nil
 }
 
-// truncated reports whether the file no longer holds what was read: it is shorter than the
-// read offset, or the bytes just before the offset changed.
-func (f *follower) truncated(size int64) (bool, error) {
-	if size < f.readOff {
-		return true, nil
+// refreshID identifies the file again while its identity covers fewer than HeadBytes bytes
+// and more have been read, so that a file that was tiny when opened gets a full identity.
+func (f *follower) refreshID() error {
+	if f.id.HeadLen >= checkpoint.HeadBytes || f.pos() <= int64(f.id.HeadLen) {
+		return nil
 	}
-	if len(f.lastSeen) == 0 {
-		return false, nil
+	id, err := checkpoint.Identify(f.file)
+	if err != nil {
+		return err
 	}
-	buf := make([]byte, len(f.lastSeen))
-	if _, err := f.file.ReadAt(buf, f.readOff-int64(len(buf))); err != nil {
-		if errors.Is(err, io.EOF) {
-			return true, nil
-		}
-		return false, fmt.Errorf("read %s: %w", f.path, err)
-	}
-	return !bytes.Equal(buf, f.lastSeen), nil
+	f.id = id
+	return nil
 }
 
-// finish completes a file that will never grow again: a held fragment becomes a partial
-// event, a held multi-line entry is flushed, and the final offset is handed over.
+// finish completes a file that will never grow again: what it still holds is read, a held
+// fragment becomes a partial event, a held multi-line entry is flushed, and the final
+// offset is handed over.
 func (f *follower) finish(ctx context.Context, why string) error {
+	if _, err := f.readAvailable(ctx); err != nil {
+		return err
+	}
 	f.logger.Debug("closing file", "path", f.path, "reason", why, "offset", f.readOff)
 	if err := f.emitPartial(ctx); err != nil {
 		return err
@@ -302,144 +346,10 @@ func (f *follower) emitPartial(ctx context.Context) error {
 		f.batch[i].Flags |= event.FlagPartial
 	}
 	f.readOff += int64(len(f.carry))
+	seen := append(f.lastSeen, f.carry...)
+	f.lastSeen = append([]byte(nil), seen[max(0, len(seen)-tailCheckBytes):]...)
 	f.carry = f.carry[:0]
 	return f.flushBatch(ctx)
-}
-
-// readAvailable reads from readOff to the end of the file, feeding complete lines to the
-// parser and handing batches over as they fill. It reports whether anything was read.
-func (f *follower) readAvailable(ctx context.Context) (bool, error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	grew := false
-	for {
-		pos := f.readOff + int64(len(f.carry))
-		n, err := f.file.ReadAt(buf, pos)
-		if n > 0 {
-			grew = true
-			f.src.metrics.bytes.Add(int64(n))
-			if err := f.consume(ctx, buf[:n]); err != nil {
-				return grew, err
-			}
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return grew, fmt.Errorf("read %s: %w", f.path, err)
-		}
-		if n < len(buf) {
-			return grew, nil
-		}
-		if f.target >= 0 && f.readOff+int64(len(f.carry)) >= f.target {
-			return grew, nil
-		}
-	}
-}
-
-// consume splits data (which follows carry) into lines.
-func (f *follower) consume(ctx context.Context, data []byte) error {
-	now := time.Now()
-	maxLine := int(f.src.cfg.MaxLineBytes)
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			return f.hold(ctx, data, maxLine, now)
-		}
-		lineLen := len(f.carry) + i + 1
-		var line []byte
-		if len(f.carry) > 0 {
-			f.carry = append(f.carry, data[:i]...)
-			line = f.carry
-		} else {
-			line = data[:i]
-		}
-		start := f.readOff
-		f.readOff += int64(lineLen)
-		if f.skipping {
-			f.skipping = false // the over-long line ends here; its head was shipped already
-		} else if err := f.feed(ctx, line, start, now, maxLine); err != nil {
-			return err
-		}
-		f.carry = f.carry[:0]
-		data = data[i+1:]
-	}
-	f.noteTail()
-	return nil
-}
-
-// hold keeps an incomplete line; an over-long one is shipped truncated now and the rest of
-// it discarded until its newline.
-func (f *follower) hold(ctx context.Context, data []byte, maxLine int, now time.Time) error {
-	if f.skipping {
-		f.readOff += int64(len(data)) // the discarded middle of an over-long line
-		f.noteTail()
-		return nil
-	}
-	f.carry = append(f.carry, data...)
-	if len(f.carry) <= maxLine {
-		f.noteTail()
-		return nil
-	}
-	if err := f.feed(ctx, f.carry, f.readOff, now, maxLine); err != nil {
-		return err
-	}
-	f.readOff += int64(len(f.carry))
-	f.carry = f.carry[:0]
-	f.skipping = true
-	f.noteTail()
-	return nil
-}
-
-// feed parses one line (without its newline).
-func (f *follower) feed(ctx context.Context, line []byte, off int64, now time.Time, maxLine int) error {
-	line = trimLine(line)
-	if len(line) == 0 {
-		return nil
-	}
-	truncated := false
-	if len(line) > maxLine {
-		line, truncated = line[:maxLine], true
-		f.src.metrics.truncated.Add(1)
-		f.logger.Warn("line longer than max_line_bytes shipped truncated", "path", f.path,
-			"offset", off, "max_line_bytes", maxLine)
-	}
-	n := len(f.batch)
-	f.batch = f.parser.Feed(f.batch, line, off, now)
-	if truncated {
-		for i := n; i < len(f.batch); i++ {
-			f.batch[i].Flags |= event.FlagTruncated
-		}
-	}
-	f.src.metrics.lines.Add(1)
-	if len(f.batch) >= maxBatchEvents {
-		return f.flushBatch(ctx)
-	}
-	return nil
-}
-
-// trimLine drops a trailing CR and leading NUL bytes (the hole copytruncate leaves when the
-// writer keeps its offset).
-func trimLine(line []byte) []byte {
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	if len(line) > 0 && line[0] == 0 {
-		i := 0
-		for i < len(line) && line[i] == 0 {
-			i++
-		}
-		line = line[i:]
-	}
-	return line
-}
-
-// noteTail remembers the bytes just before readOff, from the data already in hand when it
-// can, else with a small pread.
-func (f *follower) noteTail() {
-	if f.readOff == 0 {
-		f.lastSeen = nil
-		return
-	}
-	_ = f.rememberTail()
 }
 
 // safeOffset is how far a checkpoint may go: not past a held multi-line entry.

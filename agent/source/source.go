@@ -1,33 +1,13 @@
-// Package source finds the files of one configured source and follows each of them.
-//
-// One follower runs per file identity (device and inode, see agent/checkpoint), not per
-// name: a file renamed by rotation keeps its follower, which reads it to its end; a new file
-// under the old name gets a new follower that reads it from its start. Followers only ever
-// emit complete lines; an incomplete last line waits for its newline, and is shipped
-// flagged as partial only when its file can never grow again (deleted, rotated away and
-// idle, or truncated).
-//
-// Change notifications come from fsnotify watches on the folders of the globs (one watch
-// per folder, not per file, so a thousand files cost a handful of watches). A rescan of the
-// globs every rescan_interval, and after an inotify queue overflow, is the safety net for
-// missed events. When no inotify watch can be had, the source falls back to polling and
-// says so in a warning; it never exits the process.
-//
-// Followers hand Batches to the pipeline's writer over one channel. A Batch carries the
-// offset up to which its file is then fully represented; the writer saves that offset in the
-// checkpoint store only once the Batch's events are durable in the disk buffer.
 package source
 
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -50,6 +30,7 @@ type Batch struct {
 // Metrics are the source's counters; the agent exports them.
 type Metrics struct {
 	lines, bytes, partial, truncated, truncations, opened, closed, rescans atomic.Int64
+	nulBytes, recovered, overflows                                         atomic.Int64
 }
 
 // Snapshot returns the counters by name.
@@ -57,10 +38,17 @@ func (m *Metrics) Snapshot() map[string]int64 {
 	return map[string]int64{"lines": m.lines.Load(), "bytes": m.bytes.Load(),
 		"partial": m.partial.Load(), "truncated": m.truncated.Load(),
 		"truncations": m.truncations.Load(), "files_opened": m.opened.Load(),
-		"files_closed": m.closed.Load(), "rescans": m.rescans.Load()}
+		"files_closed": m.closed.Load(), "rescans": m.rescans.Load(),
+		"nul_bytes_skipped": m.nulBytes.Load(), "copy_recovered_bytes": m.recovered.Load(),
+		"watch_overflows": m.overflows.Load()}
 }
 
-// Source watches one configured source.
+// goneFor is how long the inode of a deleted file is remembered: a new file that reuses it
+// within that time is read from its start without consulting the checkpoints at all.
+const goneFor = time.Hour
+
+// Source watches one configured source. Run is its only goroutine besides the followers;
+// the maps below are shared with the followers' exits and guarded by mu.
 type Source struct {
 	cfg     config.Source
 	store   *checkpoint.Store
@@ -72,9 +60,29 @@ type Source struct {
 
 	mu        sync.Mutex
 	followers map[devIno]*follower
-	dormant   map[devIno]int64 // closed while idle: size at close
+	known     map[devIno]resume    // followers that ended cleanly: where to go on
+	gone      map[devIno]time.Time // inodes of files read to their end after deletion
 	rescan    chan struct{}
 	wg        sync.WaitGroup
+
+	// Owned by Run's goroutine.
+	watcher *fsnotify.Watcher
+	dirs    map[string]bool
+	polling bool
+
+	// Seams for tests; nil or zero in production.
+	newWatcher func() (*fsnotify.Watcher, error)
+	dropEvents atomic.Bool // simulate a queue that lost its events
+	injectErr  chan error  // watch errors delivered as if fsnotify reported them
+}
+
+// resume is what a follower that ended cleanly leaves behind: everything before off was
+// handed to the writer, and the file had size bytes and this mtime then.
+type resume struct {
+	id    checkpoint.ID
+	off   int64
+	size  int64
+	mtime time.Time
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -85,8 +93,9 @@ func New(cfg config.Source, store *checkpoint.Store, out chan<- Batch, logger *s
 	metrics *Metrics, firstRun, once bool) *Source {
 	return &Source{cfg: cfg, store: store, out: out, once: once, atStart: firstRun,
 		logger: logger.With("source", cfg.Name), metrics: metrics,
-		followers: map[devIno]*follower{}, dormant: map[devIno]int64{},
-		rescan: make(chan struct{}, 1)}
+		followers: map[devIno]*follower{}, known: map[devIno]resume{},
+		gone: map[devIno]time.Time{}, rescan: make(chan struct{}, 1),
+		newWatcher: fsnotify.NewWatcher}
 }
 
 func (s *Source) rescanSoon() {
@@ -101,48 +110,48 @@ func (s *Source) rescanSoon() {
 func (s *Source) Run(ctx context.Context) error {
 	defer s.wg.Wait()
 	if s.once {
-		s.scan(ctx)
-		s.atStart = false
+		s.resumeRotated(ctx, s.scan(ctx))
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, dirs := s.watch()
-	if w != nil {
-		defer w.Close()
-	}
-	s.scan(ctx)
+	s.watch()
+	defer s.closeWatcher()
+	s.resumeRotated(ctx, s.scan(ctx))
 	s.atStart = false
+
 	rescan := time.NewTicker(s.cfg.RescanInterval)
 	defer rescan.Stop()
-	var poll <-chan time.Time
-	if w == nil {
-		t := time.NewTicker(s.cfg.PollInterval)
-		defer t.Stop()
-		poll = t.C
-	}
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if w != nil {
-		events, errs = w.Events, w.Errors
-	}
+	poll := time.NewTicker(s.cfg.PollInterval)
+	defer poll.Stop()
 	for {
+		var events <-chan fsnotify.Event
+		var errs <-chan error
+		var pollC <-chan time.Time
+		if s.watcher != nil {
+			events, errs = s.watcher.Events, s.watcher.Errors
+		}
+		if s.polling {
+			pollC = poll.C
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case ev, ok := <-events:
 			if !ok {
-				events = nil
+				s.fallBackToPolling("file watch closed", "", nil)
 				continue
 			}
-			s.onEvent(ctx, ev, dirs)
+			s.onEvent(ev)
 		case err, ok := <-errs:
 			if !ok {
-				errs = nil
+				s.fallBackToPolling("file watch closed", "", nil)
 				continue
 			}
 			s.onWatchError(ctx, err)
-		case <-poll:
+		case err := <-s.injectErr:
+			s.onWatchError(ctx, err)
+		case <-pollC:
 			s.pokeAll()
 			s.scan(ctx)
 		case <-rescan.C:
@@ -154,57 +163,76 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 }
 
-// watch sets up fsnotify on the globs' folders. It returns nil when inotify cannot be had
-// (no watcher, or no watch left), after a warning: the source then polls.
-func (s *Source) watch() (*fsnotify.Watcher, map[string]bool) {
+// watch sets up fsnotify. When no watcher can be had, the source polls, after a warning.
+func (s *Source) watch() {
+	s.dirs = map[string]bool{}
 	if s.cfg.Poll {
-		return nil, nil
+		s.polling = true
+		return
 	}
-	w, err := fsnotify.NewWatcher()
+	w, err := s.newWatcher()
 	if err != nil {
-		s.logger.Warn("inotify unavailable; polling files instead", "err", err,
-			"poll_interval", s.cfg.PollInterval)
-		return nil, nil
+		s.fallBackToPolling("inotify unavailable", "", err)
+		return
 	}
-	dirs := map[string]bool{}
+	s.watcher = w
+	s.watchDirs()
+}
+
+// watchDirs adds a watch for every existing folder of the globs that has none yet (one
+// watch per folder, not per file). A folder that cannot be watched makes the source poll.
+func (s *Source) watchDirs() {
+	if s.watcher == nil {
+		return
+	}
 	for _, g := range s.cfg.Paths {
 		matches, _ := filepath.Glob(filepath.Dir(g))
 		for _, d := range matches {
-			if dirs[d] {
+			if s.dirs[d] {
 				continue
 			}
-			if err := w.Add(d); err != nil {
-				s.logger.Warn("cannot watch folder; polling files instead", "path", d, "err", err,
-					"poll_interval", s.cfg.PollInterval)
-				w.Close()
-				return nil, nil
+			if err := s.watcher.Add(d); err != nil {
+				s.fallBackToPolling("cannot watch folder", d, err)
+				return
 			}
-			dirs[d] = true
+			s.dirs[d] = true
 		}
 	}
-	return w, dirs
 }
 
-func (s *Source) onEvent(ctx context.Context, ev fsnotify.Event, dirs map[string]bool) {
-	if !s.matches(ev.Name) {
+func (s *Source) fallBackToPolling(why, dir string, err error) {
+	s.logger.Warn(why+"; polling files instead", "path", dir, "err", err,
+		"poll_interval", s.cfg.PollInterval)
+	s.polling = true
+	s.closeWatcher()
+}
+
+func (s *Source) closeWatcher() {
+	if s.watcher != nil {
+		s.watcher.Close()
+		s.watcher = nil
+	}
+}
+
+// onEvent wakes the follower of the file an event names, or asks for a rescan when the set
+// of files may have changed. Rescans are coalesced, so a burst of rotations costs a few.
+func (s *Source) onEvent(ev fsnotify.Event) {
+	if s.dropEvents.Load() {
 		return
 	}
-	if ev.Has(fsnotify.Write) {
-		if f := s.followerByPath(ev.Name); f != nil {
-			f.wake()
-			return
-		}
+	if !s.matches(ev.Name) {
+		// Writes to a file renamed out of the globs: its follower knows only the old name.
+		s.wakeRotated(filepath.Dir(ev.Name))
+		return
 	}
-	if ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Remove) {
-		if f := s.followerByPath(ev.Name); f != nil {
-			f.wake()
-		}
+	if !s.wakePath(ev.Name) || !ev.Has(fsnotify.Write) {
+		s.rescanSoon()
 	}
-	s.scan(ctx)
 }
 
 func (s *Source) onWatchError(ctx context.Context, err error) {
 	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		s.metrics.overflows.Add(1)
 		s.logger.Warn("inotify queue overflowed; rescanning every file", "err", err)
 	} else {
 		s.logger.Warn("file watch error; rescanning", "err", err)
@@ -213,15 +241,19 @@ func (s *Source) onWatchError(ctx context.Context, err error) {
 	s.scan(ctx)
 }
 
-func (s *Source) followerByPath(p string) *follower {
+// wakePath wakes the followers known under the name p (two during a rotation: the old file
+// until it notices it was renamed, and the new one) and reports whether there was one.
+func (s *Source) wakePath(p string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	found := false
 	for _, f := range s.followers {
 		if f.curPath() == p {
-			return f
+			f.wake()
+			found = true
 		}
 	}
-	return nil
+	return found
 }
 
 func (s *Source) pokeAll() {
@@ -229,6 +261,16 @@ func (s *Source) pokeAll() {
 	defer s.mu.Unlock()
 	for _, f := range s.followers {
 		f.wake()
+	}
+}
+
+func (s *Source) wakeRotated(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.followers {
+		if f.away.Load() && filepath.Dir(f.curPath()) == dir {
+			f.wake()
+		}
 	}
 }
 
@@ -248,40 +290,74 @@ func (s *Source) matches(path string) bool {
 	return false
 }
 
-// scan matches the globs and starts a follower for every file identity without one.
-func (s *Source) scan(ctx context.Context) {
+// scan matches the globs and starts a follower for every file identity without one. It
+// returns the identities it saw.
+func (s *Source) scan(ctx context.Context) map[devIno]bool {
 	s.metrics.rescans.Add(1)
+	s.watchDirs()
 	seen := map[devIno]bool{}
 	for _, g := range s.cfg.Paths {
 		matches, _ := filepath.Glob(g)
 		for _, p := range matches {
-			if !s.matches(p) {
-				continue
-			}
-			fi, err := os.Stat(p)
-			if err != nil || !fi.Mode().IsRegular() {
+			fi, ok := s.candidate(p)
+			if !ok {
 				continue
 			}
 			di := toDevIno(fi)
 			if seen[di] {
-				continue // a second name (a symlink) for a file already handled
+				continue // a second name (a hard link) for a file already handled
 			}
 			seen[di] = true
-			s.ensure(ctx, p, di, fi.Size())
+			s.ensure(ctx, p, di, fi)
+		}
+	}
+	s.prune(seen)
+	return seen
+}
+
+// candidate stats path and reports whether it is a file to follow under that name. A
+// symlink whose target is matched by the globs too is skipped: the target is followed under
+// its own name, so a link to the active file (winston-daily-rotate-file's) doubles nothing
+// and does not make the file look rotated when the link moves on.
+func (s *Source) candidate(p string) (os.FileInfo, bool) {
+	if !s.matches(p) {
+		return nil, false
+	}
+	li, err := os.Lstat(p)
+	if err != nil {
+		return nil, false
+	}
+	if li.Mode()&os.ModeSymlink != 0 {
+		if target, err := filepath.EvalSymlinks(p); err == nil && s.matches(target) {
+			return nil, false
+		}
+	}
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, false
+	}
+	return fi, true
+}
+
+// prune forgets where followers of files no longer under the globs stopped (the checkpoint
+// store has it by now), and deleted inodes after goneFor.
+func (s *Source) prune(seen map[devIno]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for di := range s.known {
+		if !seen[di] {
+			delete(s.known, di)
+		}
+	}
+	for di, t := range s.gone {
+		if time.Since(t) > goneFor {
+			delete(s.gone, di)
 		}
 	}
 }
 
-func toDevIno(fi fs.FileInfo) devIno {
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	if st == nil {
-		return devIno{}
-	}
-	return devIno{uint64(st.Dev), st.Ino}
-}
-
 // ensure starts a follower for the file at path unless one runs already.
-func (s *Source) ensure(ctx context.Context, path string, di devIno, size int64) {
+func (s *Source) ensure(ctx context.Context, path string, di devIno, fi os.FileInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f := s.followers[di]; f != nil {
@@ -290,13 +366,19 @@ func (s *Source) ensure(ctx context.Context, path string, di devIno, size int64)
 		}
 		return
 	}
-	if sz, ok := s.dormant[di]; ok && sz == size {
-		return // closed while idle and unchanged since
+	var from *resume
+	if k, ok := s.known[di]; ok {
+		if k.size == fi.Size() && k.mtime.Equal(fi.ModTime()) {
+			return // closed while idle and unchanged since
+		}
+		delete(s.known, di)
+		from = &k
 	}
-	delete(s.dormant, di)
-	f := &follower{src: s, path: path, poke: make(chan struct{}, 1), target: -1,
-		parser: parsers.New(s.cfg.Format), logger: s.logger, batchSafe: -1}
-	if err := f.open(s.atStart && s.cfg.StartAt == "end"); err != nil {
+	_, fresh := s.gone[di]
+	delete(s.gone, di)
+	f := s.newFollower(path)
+	start := startPoint{from: from, fresh: fresh, atEnd: s.atStart && s.cfg.StartAt == "end"}
+	if err := f.open(path, start); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			s.logger.Warn("cannot open file; will retry at the next rescan", "path", path,
 				"err", err)
@@ -304,8 +386,17 @@ func (s *Source) ensure(ctx context.Context, path string, di devIno, size int64)
 		return
 	}
 	if s.once {
-		f.target = size
+		f.target = fi.Size()
 	}
+	s.startLocked(ctx, di, f)
+}
+
+func (s *Source) newFollower(path string) *follower {
+	return &follower{src: s, path: path, poke: make(chan struct{}, 1), target: -1,
+		parser: parsers.New(s.cfg.Format), logger: s.logger, batchSafe: -1}
+}
+
+func (s *Source) startLocked(ctx context.Context, di devIno, f *follower) {
 	s.metrics.opened.Add(1)
 	s.followers[di] = f
 	s.wg.Add(1)
@@ -314,16 +405,19 @@ func (s *Source) ensure(ctx context.Context, path string, di devIno, size int64)
 
 func (s *Source) follow(ctx context.Context, di devIno, f *follower) {
 	defer s.wg.Done()
-	finished, err := f.run(ctx)
+	end, err := f.run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.logger.Error("stopped following file; it is retried at the next rescan",
 			"path", f.path, "err", err)
 	}
 	s.metrics.closed.Add(1)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	delete(s.followers, di)
-	if !finished && err == nil && ctx.Err() == nil {
-		s.dormant[di] = f.readOff + int64(len(f.carry))
+	switch {
+	case end == endDeleted:
+		s.gone[di] = time.Now()
+	case err == nil && ctx.Err() == nil && end != endOnce:
+		s.known[di] = f.resumePoint()
 	}
-	s.mu.Unlock()
 }

@@ -44,8 +44,7 @@ func Decode(b []byte, e *Event) error {
 	if v := d.byte(); v != codecVersion {
 		return fmt.Errorf("%w: version %d", ErrCorrupt, v)
 	}
-	nanos := d.varint()
-	e.Time = time.Unix(0, nanos).UTC()
+	e.Time = timeFromNanos(d.varint())
 	e.Level = Level(d.byte())
 	e.Flags = Flags(d.byte())
 	e.RawLevel = string(d.bytes())
@@ -67,6 +66,8 @@ func Decode(b []byte, e *Event) error {
 	}
 	return nil
 }
+
+func timeFromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 type decoder struct {
 	b   []byte

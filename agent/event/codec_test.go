@@ -27,7 +27,14 @@ func TestCodecRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(in, out) {
 		t.Fatalf("round trip:\n in %+v\nout %+v", in, out)
 	}
+	var shared Event
+	if err := DecodeShared(b, &shared); err != nil || !reflect.DeepEqual(in, shared) {
+		t.Fatalf("shared decode: %v\n in %+v\nout %+v", err, in, shared)
+	}
 	for i := 0; i < len(b); i++ {
+		if err := DecodeShared(b[:i], &out); err == nil {
+			t.Fatalf("shared decode of %d/%d bytes succeeded", i, len(b))
+		}
 		if err := Decode(b[:i], &out); err == nil {
 			t.Fatalf("decode of %d/%d bytes succeeded", i, len(b))
 		}

@@ -58,3 +58,18 @@ func TestParseLevel(t *testing.T) {
 		t.Error("AtLeast ordering is wrong")
 	}
 }
+
+func TestAppendTimeMatchesLayout(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 12, 3, 10, 4, 5, 123456789, time.UTC),
+		time.Date(1999, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 5*3600)),
+		time.Date(2026, 2, 28, 23, 59, 59, 999999999, time.Local),
+		time.Unix(0, 0), {},
+		time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		want := tm.UTC().Format(TimeLayout)
+		if got := string(AppendTime(nil, tm)); got != want {
+			t.Errorf("AppendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}

@@ -18,7 +18,7 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // fields they keep every key of the original entry recoverable.
 func AppendJSON(dst []byte, e *Event, host string) []byte {
 	dst = append(dst, `{"timestamp":"`...)
-	dst = e.Time.UTC().AppendFormat(dst, TimeLayout)
+	dst = AppendTime(dst, e.Time)
 	dst = append(dst, `","level":"`...)
 	dst = append(dst, e.Level.String()...)
 	dst = append(dst, `","message":`...)
@@ -137,8 +137,43 @@ func AppendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// AppendTime appends t in TimeLayout.
-func AppendTime(dst []byte, t time.Time) []byte { return t.UTC().AppendFormat(dst, TimeLayout) }
+// AppendTime appends t in TimeLayout (RFC 3339, UTC, milliseconds). It is the hot path of
+// every sink's encoder, so it formats by hand; years outside 0000–9999 fall back to the
+// standard library.
+func AppendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, TimeLayout)
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	var b [24]byte
+	put4(b[0:], year)
+	b[4] = '-'
+	put2(b[5:], int(month))
+	b[7] = '-'
+	put2(b[8:], day)
+	b[10] = 'T'
+	put2(b[11:], hour)
+	b[13] = ':'
+	put2(b[14:], min)
+	b[16] = ':'
+	put2(b[17:], sec)
+	b[19] = '.'
+	b[20] = byte('0' + ms/100)
+	b[21] = byte('0' + ms/10%10)
+	b[22] = byte('0' + ms%10)
+	b[23] = 'Z'
+	return append(dst, b[:]...)
+}
+
+func put2(b []byte, v int) { b[0], b[1] = byte('0'+v/10), byte('0'+v%10) }
+
+func put4(b []byte, v int) {
+	put2(b, v/100)
+	put2(b[2:], v%100)
+}
 
 // Quote is AppendJSONString for callers that want a string.
 func Quote(s string) string { return string(AppendJSONString(nil, s)) }

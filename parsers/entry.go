@@ -40,7 +40,6 @@ type entryParser struct {
 	top     []member // top-level members of a logstash line
 	inner   []member // members of a logstash line's @fields, read with the line
 	innerAt int      // index in ms of the member inner was read from, or -1
-	used    []bool   // per ms index: consumed into an Event field, so left out of Fields
 	lvl     []byte   // decoded level text (RawLevel refers to it until the event is built)
 	tmp     []byte   // decoded timestamp text
 	plain   []byte   // level text without colour codes
@@ -58,11 +57,9 @@ func (p *entryParser) fill(ev *event.Event, src, fallback []byte, now time.Time)
 func (p *entryParser) release() {
 	const members, text = 1024, 4096
 	if cap(p.ms) > members || cap(p.top) > members || cap(p.inner) > members ||
-		cap(p.used) > members || cap(p.lvl) > text || cap(p.tmp) > text ||
-		cap(p.plain) > text {
+		cap(p.lvl) > text || cap(p.tmp) > text || cap(p.plain) > text {
 		p.ms, p.top, p.inner = shrink(p.ms, members), shrink(p.top, members),
 			shrink(p.inner, members)
-		p.used = shrink(p.used, members)
 		p.lvl, p.tmp, p.plain = shrink(p.lvl, text), shrink(p.tmp, text), shrink(p.plain, text)
 	}
 }
@@ -232,12 +229,6 @@ func findKey(src []byte, ms []member, name string) int {
 // build fills ev from the picked members; withFields adds the members not consumed.
 func (p *entryParser) build(ev *event.Event, src []byte, pk picks, fallback []byte,
 	now time.Time, withFields bool) {
-	if cap(p.used) < len(p.ms) {
-		p.used = make([]bool, len(p.ms), 2*len(p.ms))
-	} else {
-		p.used = p.used[:len(p.ms)]
-		clear(p.used)
-	}
 	rawLevel := p.level(ev, src, pk.level)
 	p.time(ev, src, pk.ts, now)
 
@@ -246,13 +237,13 @@ func (p *entryParser) build(ev *event.Event, src []byte, pk picks, fallback []by
 		msgErr = errMessageType
 		if m := p.ms[pk.msg]; m.kind == kString {
 			msg, msgErr = content(src, m), ""
-			p.used[pk.msg] = true
+			p.ms[pk.msg].used = true
 		}
 	}
 	var stack []byte
 	if pk.stack >= 0 && p.ms[pk.stack].kind == kString {
 		stack = content(src, p.ms[pk.stack])
-		p.used[pk.stack] = true
+		p.ms[pk.stack].used = true
 	}
 
 	a := make([]byte, 0, len(msg)+len(stack)+len(rawLevel)+p.fieldsLen(withFields))
@@ -306,7 +297,7 @@ func (p *entryParser) level(ev *event.Event, src []byte, i int) []byte {
 	if i < 0 || p.ms[i].kind != kString {
 		return nil
 	}
-	p.used[i] = true
+	p.ms[i].used = true
 	m := p.ms[i]
 	raw := content(src, m)
 	if m.valEsc {
@@ -355,7 +346,7 @@ func (p *entryParser) time(ev *event.Event, src []byte, i int, now time.Time) {
 		}
 		if ok {
 			ev.Time = t
-			p.used[i] = canonical
+			p.ms[i].used = canonical
 			return
 		}
 	}
@@ -368,8 +359,8 @@ func (p *entryParser) fieldsLen(withFields bool) int {
 		return 0
 	}
 	n := 0
-	for i, m := range p.ms {
-		if !p.used[i] {
+	for _, m := range p.ms {
+		if !m.used {
 			n += m.key.to - m.key.from + m.val.to - m.val.from + 4
 		}
 	}
@@ -383,8 +374,8 @@ func (p *entryParser) fieldsLen(withFields bool) int {
 // for byte as written, and returns the object (nil when there are none).
 func (p *entryParser) appendFields(a, src []byte) []byte {
 	start := len(a)
-	for i, m := range p.ms {
-		if p.used[i] {
+	for _, m := range p.ms {
+		if m.used {
 			continue
 		}
 		sep := byte(',')

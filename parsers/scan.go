@@ -37,6 +37,7 @@ type member struct {
 	kind     kind
 	keyEsc   bool // the key contains a backslash escape
 	valEsc   bool // the string value contains a backslash escape
+	used     bool // taken into an Event field, so left out of Fields
 }
 
 // syntaxError says where a line stops being JSON.

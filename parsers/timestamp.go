@@ -15,17 +15,17 @@ const canonicalLayout = "2006-01-02T15:04:05.000Z07:00"
 // an optional offset, and a decimal number of Unix milliseconds. canonical reports that s is
 // exactly Event.Time rendered with canonicalLayout, so the text can be dropped.
 func parseTime(s []byte) (t time.Time, canonical, ok bool) {
-	t, canonical, ok = parseAnyTime(s)
+	if t, ok := parseCanonical(s); ok {
+		return t, true, true
+	}
+	t, canonical, ok = parseOtherTime(s)
 	if !ok || !inRange(t) {
 		return time.Time{}, false, false
 	}
 	return t, canonical, true
 }
 
-func parseAnyTime(s []byte) (t time.Time, canonical, ok bool) {
-	if t, ok := parseCanonical(s); ok {
-		return t, true, true
-	}
+func parseOtherTime(s []byte) (t time.Time, canonical, ok bool) {
 	str := string(s)
 	for _, layout := range [...]string{time.RFC3339, "2006-01-02 15:04:05Z07:00"} {
 		if t, err := time.Parse(layout, str); err == nil {
@@ -43,7 +43,8 @@ func parseAnyTime(s []byte) (t time.Time, canonical, ok bool) {
 }
 
 // parseCanonical is the fast path for "YYYY-MM-DDTHH:MM:SS.mmmZ". It rejects dates that
-// time.Date would normalise (Feb 30), so that a success always renders back to s.
+// time.Date would normalise (Feb 30), so that a success always renders back to s, and years
+// outside inRange.
 func parseCanonical(s []byte) (time.Time, bool) {
 	if len(s) != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
 		s[16] != ':' || s[19] != '.' || s[23] != 'Z' {
@@ -56,9 +57,9 @@ func parseCanonical(s []byte) (time.Time, bool) {
 	minute, ok5 := atoiN(s[14:16])
 	sec, ok6 := atoiN(s[17:19])
 	ms, ok7 := atoiN(s[20:23])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || year < 1 || month < 1 ||
-		month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 ||
-		sec > 59 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || year < minYear ||
+		year > maxYear || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
+		hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
 	secs := unixDays(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
@@ -110,8 +111,10 @@ const maxUnixMilli = 9e12
 // outside is treated as unparseable, so its text is kept in Fields.
 func inRange(t time.Time) bool {
 	y := t.Year()
-	return y > 1678 && y < 2262
+	return y >= minYear && y <= maxYear
 }
+
+const minYear, maxYear = 1679, 2261
 
 // parseUnixMilli reads a JSON number (or decimal text) as Unix milliseconds.
 func parseUnixMilli(b []byte) (time.Time, bool) {

@@ -221,3 +221,35 @@ func comparePrintf(t *testing.T, name string, want, got []event.Event) {
 		}
 	}
 }
+
+// TestFixtureNotableEntries pins a few entries of the shared fixture in every format that
+// keeps them: the Frontend Error with its browser context, the circular meta, the message
+// with a newline and a tab, an error with its stack.
+func TestFixtureNotableEntries(t *testing.T) {
+	for _, tc := range []struct{ folder, format string }{{"basic", "json"},
+		{"logstash", "logstash"}, {"pretty", "pretty"}, {"simple", "text"}} {
+		evs := readFile(t, tc.format, fixture(tc.folder))
+		front := evs[1]
+		m := fieldsMap(t, front)
+		ctx, _ := m["context"].(map[string]any)
+		if front.Message != "Frontend Error: TypeError: x is not a function #1" ||
+			front.Level != event.Error || m["url"] != "http://localhost:3000/admin/deals/1" ||
+			!strings.HasPrefix(m["userAgent"].(string), "Mozilla/5.0 (X11; Linux x86_64)") ||
+			m["ip"] != "::ffff:127.0.0.1" || ctx["type"] != "unhandledRejection" ||
+			!strings.HasPrefix(front.Stack, "TypeError: x is not a function\n    at onClick (") {
+			t.Errorf("%s: frontend entry %+v", tc.folder, front)
+		}
+		circ := fieldsMap(t, evs[4])["self"].(map[string]any)
+		if evs[4].Message != "circular meta" || circ["self"] != "[Circular]" {
+			t.Errorf("%s: circular entry %+v", tc.folder, evs[4])
+		}
+		if evs[5].Message != "multi\nline message with \"quotes\" and \t tab" ||
+			evs[5].Level != event.Debug {
+			t.Errorf("%s: newline entry %+v", tc.folder, evs[5])
+		}
+		if !strings.HasPrefix(evs[0].Stack, "Error: Cannot read properties of undefined") ||
+			strings.Count(evs[0].Stack, "\n    at ") != 9 {
+			t.Errorf("%s: stack %q", tc.folder, evs[0].Stack)
+		}
+	}
+}

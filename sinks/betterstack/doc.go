@@ -69,10 +69,19 @@
 //
 //	go test -run XXX -bench . -benchtime 2s -count 5 ./sinks/betterstack/
 //
-// BENCH-FIGURES
+// Median of 5 runs on the 2-core build machine (Intel Xeon), 1,000 events cycled from the
+// real Winston output in testdata (320 lines, timestamps made distinct), gzip at
+// httpsink.DefaultGzipLevel; CPU time of the benchmark's thread:
+//
+//	                                 CPU per event   body per event   gzipped per event
+//	JSON (what Send does)                 527 ns          309 B             19.6 B
+//	msgpack, fields transcoded           2970 ns          273 B             22.3 B
+//	msgpack, fields decoded beforehand    694 ns          273 B             22.3 B
 //
 // JSON wins: Event.Fields is JSON already and is spliced in as bytes, while msgpack must
-// decode it first; even with the fields decoded beforehand (a lower bound no real path
-// reaches) msgpack is slower, and after gzip its bodies are no smaller. So the sink sends
-// JSON.
+// decode it first (24 allocations an event); even with the fields decoded beforehand, a
+// lower bound no real path reaches, msgpack is slower. Its bodies are 12% smaller before
+// gzip but 14% larger after, and only the gzipped size travels. So the sink sends JSON,
+// at about 1.9 million events a second per core for encoding and gzip together. Of the
+// 527 ns, the scan of the fields for keys that clash with the sink's own is about 80.
 package betterstack

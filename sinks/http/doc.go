@@ -50,10 +50,21 @@
 //
 // # Performance
 //
-// Measured on the 2-core build machine (Intel Xeon), 1,000 events cycled from the real
-// Winston output in testdata (timestamps made distinct):
+// Measured on the 2-core build machine (Intel Xeon), a batch of 1,000 events cycled from
+// the real Winston output in testdata (320 lines, timestamps made distinct), median of 5
+// runs. cpu-ns is the CPU time of the benchmark's thread, which other processes on a busy
+// machine do not inflate as they inflate wall time:
 //
 //	go test -run XXX -bench . -benchtime 2s -count 5 ./sinks/http/
 //
-// BENCH-FIGURES
+//	                          CPU per event   JSON per event   gzipped per event
+//	encode (BenchmarkEncode)       198 ns          326 B               -
+//	encode + gzip, fastest         398 ns          326 B             20.3 B
+//	encode + gzip, default         649 ns          326 B             17.5 B
+//
+// That is about 5 million events a second per core for the encoder alone and 2.5 million
+// with gzip at the level the sink uses, with no allocation per event (two per batch).
+// BenchmarkSend, the whole path through a local HTTP server, takes 690 ns of wall time per
+// event (1.4 million events a second). The Winston fixture repeats itself a lot, so real
+// output will compress less than 16:1.
 package httpsink

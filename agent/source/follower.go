@@ -38,15 +38,19 @@ type startPoint struct {
 // them and hands batches to the writer. It owns its file descriptor; only its goroutine
 // touches its fields, except path (guarded by pathMu), poke and away.
 type follower struct {
-	src    *Source
-	path   string // the name under the globs; updated when the file is renamed within them
-	file   *os.File
-	id     checkpoint.ID
-	parser parsers.Parser
+	src  *Source
+	path string // the name under the globs; updated when the file is renamed within them
+	// linkTarget is the file a followed symlink pointed to when opened; set before the
+	// follower starts, read-only after.
+	linkTarget string
+	file       *os.File
+	id         checkpoint.ID
+	parser     parsers.Parser
 
 	readOff   int64  // offset after the last complete line consumed
 	carry     []byte // bytes of an incomplete line, starting at readOff
 	skipping  bool   // inside an over-long line, discarding until its newline
+	maybeHole bool   // the read position may be inside a sparse hole
 	lastSeen  []byte // up to tailCheckBytes bytes before readOff
 	lastMtime time.Time
 	target    int64 // --once: stop at this size; -1 when following

@@ -47,11 +47,12 @@ func testLogger(t *testing.T) *slog.Logger {
 // events are "durable" as soon as they are received). It also holds the file helpers that
 // write, append in pieces, rename, truncate, copy-truncate, delete and recreate files.
 type harness struct {
-	t       *testing.T
-	dir     string
-	cfg     config.Source
-	store   *checkpoint.Store
-	metrics *Metrics
+	t         *testing.T
+	dir       string
+	cfg       config.Source
+	store     *checkpoint.Store
+	storePath string
+	metrics   *Metrics
 
 	src    *Source
 	cancel context.CancelFunc
@@ -64,12 +65,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	dir := t.TempDir()
-	store, err := checkpoint.Open(filepath.Join(t.TempDir(), "checkpoints.json"))
+	storePath := filepath.Join(t.TempDir(), "checkpoints.json")
+	store, err := checkpoint.Open(storePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, dir: dir, cfg: testSource(dir), store: store, metrics: &Metrics{},
-		notify: make(chan struct{}, 1)}
+	return &harness{t: t, dir: dir, cfg: testSource(dir), store: store, storePath: storePath,
+		metrics: &Metrics{}, notify: make(chan struct{}, 1)}
 }
 
 // start runs the source; tweak, if given, adjusts it before Run (test seams).
@@ -170,16 +172,11 @@ func (h *harness) waitCount(n int, timeout time.Duration) {
 // settle waits until no new event arrived for quiet, so that a test can check that nothing
 // more (no duplicate) comes.
 func (h *harness) settle(quiet time.Duration) {
-	last := -1
 	for {
 		n := len(h.snapshot())
-		if n == last {
+		time.Sleep(quiet) // the quiet period itself is what is being observed
+		if len(h.snapshot()) == n {
 			return
-		}
-		last = n
-		select {
-		case <-h.notify:
-		case <-time.After(quiet):
 		}
 	}
 }

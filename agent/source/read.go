@@ -39,6 +39,10 @@ func (f *follower) readAvailable(ctx context.Context) (bool, error) {
 	buf := *bp
 	grew := false
 	for {
+		if f.maybeHole && len(f.carry) == 0 && !f.skipping {
+			f.skipHole()
+		}
+		f.maybeHole = false
 		start := f.pos()
 		n, err := f.file.ReadAt(buf, start)
 		if n > 0 {
@@ -57,15 +61,13 @@ func (f *follower) readAvailable(ctx context.Context) (bool, error) {
 		if f.target >= 0 && f.pos() >= f.target {
 			return grew, nil
 		}
-		if buf[n-1] == 0 && len(f.carry) == 0 && !f.skipping {
-			f.skipHole()
-		}
+		f.maybeHole = buf[n-1] == 0
 	}
 }
 
-// skipHole jumps over the rest of a sparse hole (the run of NUL bytes copytruncate leaves
-// when the writer keeps its offset) without reading it: the chunk just read ended inside a
-// run of NULs at a line start.
+// skipHole jumps over a sparse hole (the run of NUL bytes copytruncate leaves when the writer
+// keeps its offset) without reading it. It is tried after a truncation and when a full chunk
+// ended in NULs at a line start.
 func (f *follower) skipHole() {
 	next, err := f.file.Seek(f.readOff, seekData)
 	if err != nil || next <= f.readOff {

@@ -221,8 +221,9 @@ func (s *Source) onEvent(ev fsnotify.Event) {
 		return
 	}
 	if !s.matches(ev.Name) {
-		// Writes to a file renamed out of the globs: its follower knows only the old name.
-		s.wakeRotated(filepath.Dir(ev.Name))
+		// Writes to a file renamed out of the globs (its follower knows only the old name),
+		// or to the target of a followed link.
+		s.wakeOutside(ev.Name)
 		return
 	}
 	if !s.wakePath(ev.Name) || !ev.Has(fsnotify.Write) {
@@ -264,11 +265,12 @@ func (s *Source) pokeAll() {
 	}
 }
 
-func (s *Source) wakeRotated(dir string) {
+func (s *Source) wakeOutside(name string) {
+	dir := filepath.Dir(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.followers {
-		if f.away.Load() && filepath.Dir(f.curPath()) == dir {
+		if f.linkTarget == name || f.away.Load() && filepath.Dir(f.curPath()) == dir {
 			f.wake()
 		}
 	}
@@ -299,7 +301,7 @@ func (s *Source) scan(ctx context.Context) map[devIno]bool {
 	for _, g := range s.cfg.Paths {
 		matches, _ := filepath.Glob(g)
 		for _, p := range matches {
-			fi, ok := s.candidate(p)
+			fi, target, ok := s.candidate(p)
 			if !ok {
 				continue
 			}
@@ -308,7 +310,8 @@ func (s *Source) scan(ctx context.Context) map[devIno]bool {
 				continue // a second name (a hard link) for a file already handled
 			}
 			seen[di] = true
-			s.ensure(ctx, p, di, fi)
+			s.watchTarget(target)
+			s.ensure(ctx, p, target, di, fi)
 		}
 	}
 	s.prune(seen)
@@ -318,25 +321,38 @@ func (s *Source) scan(ctx context.Context) map[devIno]bool {
 // candidate stats path and reports whether it is a file to follow under that name. A
 // symlink whose target is matched by the globs too is skipped: the target is followed under
 // its own name, so a link to the active file (winston-daily-rotate-file's) doubles nothing
-// and does not make the file look rotated when the link moves on.
-func (s *Source) candidate(p string) (os.FileInfo, bool) {
+// and does not make the file look rotated when the link moves on. For a link that is
+// followed, target is the file it points to.
+func (s *Source) candidate(p string) (fi os.FileInfo, target string, ok bool) {
 	if !s.matches(p) {
-		return nil, false
+		return nil, "", false
 	}
 	li, err := os.Lstat(p)
 	if err != nil {
-		return nil, false
+		return nil, "", false
 	}
 	if li.Mode()&os.ModeSymlink != 0 {
-		if target, err := filepath.EvalSymlinks(p); err == nil && s.matches(target) {
-			return nil, false
+		if target, err = filepath.EvalSymlinks(p); err != nil || s.matches(target) {
+			return nil, "", false
 		}
 	}
-	fi, err := os.Stat(p)
+	fi, err = os.Stat(p)
 	if err != nil || !fi.Mode().IsRegular() {
-		return nil, false
+		return nil, "", false
 	}
-	return fi, true
+	return fi, target, true
+}
+
+// watchTarget watches the folder of a followed link's target, whose writes name the target.
+func (s *Source) watchTarget(target string) {
+	if target == "" || s.watcher == nil || s.dirs[filepath.Dir(target)] {
+		return
+	}
+	if err := s.watcher.Add(filepath.Dir(target)); err != nil {
+		s.fallBackToPolling("cannot watch folder", filepath.Dir(target), err)
+		return
+	}
+	s.dirs[filepath.Dir(target)] = true
 }
 
 // prune forgets where followers of files no longer under the globs stopped (the checkpoint
@@ -357,7 +373,7 @@ func (s *Source) prune(seen map[devIno]bool) {
 }
 
 // ensure starts a follower for the file at path unless one runs already.
-func (s *Source) ensure(ctx context.Context, path string, di devIno, fi os.FileInfo) {
+func (s *Source) ensure(ctx context.Context, path, target string, di devIno, fi os.FileInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f := s.followers[di]; f != nil {
@@ -377,6 +393,7 @@ func (s *Source) ensure(ctx context.Context, path string, di devIno, fi os.FileI
 	_, fresh := s.gone[di]
 	delete(s.gone, di)
 	f := s.newFollower(path)
+	f.linkTarget = target
 	start := startPoint{from: from, fresh: fresh, atEnd: s.atStart && s.cfg.StartAt == "end"}
 	if err := f.open(path, start); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {

@@ -39,7 +39,7 @@ func (f *follower) checkTruncation(ctx context.Context, size int64) error {
 	if err != nil {
 		return err
 	}
-	f.id, f.readOff, f.lastSeen, f.skipping = id, 0, nil, false
+	f.id, f.readOff, f.lastSeen, f.skipping, f.maybeHole = id, 0, nil, false, true
 	return nil
 }
 

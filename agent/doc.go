@@ -16,7 +16,7 @@
 //  3. After a kill -9 at any instant, a restart delivers every line at least once: lines not
 //     yet durable are read again (their offsets were not saved), and durable events not yet
 //     acknowledged are sent again. Duplicates are bounded by what was in flight: the
-//     batches being sent, and the last checkpoint interval (200 ms) of reading.
+//     batches being sent, and the last checkpoint interval (50 ms) of reading.
 //
 // # Shutdown order
 //

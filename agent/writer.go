@@ -18,7 +18,7 @@ const (
 	groupBytes   = 2 << 20
 	// saveEvery bounds how often the checkpoint file is rewritten; offsets are set in
 	// memory at every group commit and saved at most this often, and at shutdown.
-	saveEvery = 200 * time.Millisecond
+	saveEvery = 50 * time.Millisecond
 )
 
 // writer is the only goroutine that appends to the disk buffer. For each group of batches

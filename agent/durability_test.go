@@ -384,3 +384,39 @@ func fileSize(t *testing.T, p string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestDeadSinkDoesNotStopOthers: one sink is down for good; the other still gets every
+// line, because the dead one's share of the buffer is bounded by its own policy.
+func TestDeadSinkDoesNotStopOthers(t *testing.T) {
+	dir := t.TempDir()
+	dead := httpfake.New(t, httpfake.Config{})
+	dead.Down(httpfake.Answer{Status: 503})
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	cfg := testConfig(t, dir, fmt.Sprintf(`
+state_dir: ./state
+metrics_addr: 127.0.0.1:0
+sources:
+  - name: backend
+    paths: ["./logs/*.log"]
+    format: json
+sinks:
+  - name: dead
+    type: http
+    url: %s
+    buffer: { max_bytes: 1MiB, when_full: drop_oldest }
+    retry: { initial_backoff: 20ms, max_backoff: 100ms }
+  - name: archive
+    type: file
+    path: ./out/events.jsonl
+`, dead.URL), httpFactories)
+	const total = 15000
+	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, total, 200)
+	r := startRun(t, cfg)
+	waitFor(t, "every line in the file sink", 60*time.Second, func() bool {
+		return len(readOut(t, filepath.Join(dir, "out/events.jsonl"))) >= total
+	})
+	r.stop(t)
+	if got := len(readOut(t, filepath.Join(dir, "out/events.jsonl"))); got != total {
+		t.Fatalf("file sink got %d events, want %d", got, total)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/winship/winship/sinks/betterstack/bsfake"
+	"github.com/winship/winship/sinks/http/httpfake"
 	"github.com/winship/winship/sinks/sentry/sentryfake"
 )
 
@@ -127,5 +128,32 @@ func TestTestSink(t *testing.T) {
 	_, stderr, code = run(t, dir, nil, "test-sink", "nope", "-c", cfg)
 	if code == 0 || !strings.Contains(stderr, `no sink named "nope"`) {
 		t.Fatalf("unknown sink: %d %q", code, stderr)
+	}
+}
+
+// TestOnceTimeoutExitsNonZeroAndKeepsTheRest: --once with a sink that never accepts gives
+// up after --timeout with exit 1; the next run with the sink up delivers everything.
+func TestOnceTimeoutExitsNonZeroAndKeepsTheRest(t *testing.T) {
+	dir := t.TempDir()
+	bs := bsfake.New(t, "tok-123456", nil)
+	bs.Down(httpfake.Answer{Status: 503})
+	cfg := writeConfig(t, dir, `    min_level: error
+  - name: logs
+    type: betterstack
+    source_token: tok-123456
+    endpoint: `+bs.URL+`
+    retry: { initial_backoff: 20ms, max_backoff: 100ms }
+`)
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	appendLines(t, filepath.Join(dir, "logs/combined.log"), 0, 100)
+	start := time.Now()
+	_, stderr, code := run(t, dir, nil, "run", "--once", "--timeout", "1s", "-c", cfg)
+	if code != 1 || !strings.Contains(stderr, "timed out") || time.Since(start) > 15*time.Second {
+		t.Fatalf("exit %d after %s: %s", code, time.Since(start), stderr)
+	}
+	bs.Up()
+	_, stderr, code = run(t, dir, nil, "run", "--once", "--timeout", "30s", "-c", cfg)
+	if code != 0 || len(bs.Events()) != 100 {
+		t.Fatalf("second run: exit %d, %d events: %s", code, len(bs.Events()), stderr)
 	}
 }

@@ -200,3 +200,30 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCursorSave compares the two ways to save a cursor: overwriting the older of two
+// slots in place plus one fsync (what Ack does), and a new file (temp file, fsync, rename,
+// fsync of the folder).
+func BenchmarkCursorSave(b *testing.B) {
+	l, _ := testLog(b, b.TempDir(), 0)
+	c, _ := l.Cursor("s")
+	b.Run("slot-overwrite", func(b *testing.B) {
+		start := cpuTime()
+		for i := range b.N {
+			if err := c.persist(Pos(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	})
+	b.Run("temp-rename", func(b *testing.B) {
+		start := cpuTime()
+		for i := range b.N {
+			c.closeFile()
+			if err := c.create(Pos(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	})
+}

@@ -256,7 +256,9 @@ func TestCorruption(t *testing.T) {
 		{
 			name: "a damaged cursor file",
 			damage: func(t *testing.T, ly layout) []int {
-				patchFile(t, filepath.Join(ly.dir, cursorDir, "s"), 5, []byte{0x42})
+				path := filepath.Join(ly.dir, cursorDir, "s")
+				patchFile(t, path, 5, []byte{0x42})
+				patchFile(t, path, cursorStride+5, []byte{0x42})
 				return nil
 			},
 			warn: "cursor file damaged",

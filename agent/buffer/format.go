@@ -26,10 +26,9 @@ const (
 	// DefaultSegmentBytes is the segment size at which the log rolls to a new file.
 	DefaultSegmentBytes = 64 << 20
 
-	segSuffix   = ".seg"
-	segNameLen  = 20 // digits in a segment name: enough for any uint64
-	cursorDir   = "cursors"
-	cursorBytes = 16 // magic, position, CRC
+	segSuffix  = ".seg"
+	segNameLen = 20 // digits in a segment name: enough for any uint64
+	cursorDir  = "cursors"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -104,27 +103,48 @@ func parseSegName(name string) (Pos, bool) {
 	return Pos(v), true
 }
 
-// encodeCursor is the content of a cursor file holding p.
-func encodeCursor(p Pos) []byte {
-	b := make([]byte, cursorBytes)
+// A cursor file has two slots, at offsets 0 and cursorStride (separate disk sectors, so a
+// torn write can damage only the slot being written). Each save overwrites the older slot
+// in place and fsyncs; a reader takes the valid slot with the higher sequence number. A
+// slot is:
+//
+//	magic uint32 | seq uint64 | pos uint64 | CRC-32C of the 20 bytes before it (uint32)
+const (
+	cursorSlotBytes = 24
+	cursorStride    = 512
+	cursorFileBytes = 2 * cursorStride
+)
+
+// encodeSlot returns the slot recording position p as save number seq.
+func encodeSlot(seq uint64, p Pos) []byte {
+	b := make([]byte, cursorSlotBytes)
 	binary.LittleEndian.PutUint32(b[0:4], frameMagic)
-	binary.LittleEndian.PutUint64(b[4:12], uint64(p))
-	binary.LittleEndian.PutUint32(b[12:16], crc32.Checksum(b[:12], castagnoli))
+	binary.LittleEndian.PutUint64(b[4:12], seq)
+	binary.LittleEndian.PutUint64(b[12:20], uint64(p))
+	binary.LittleEndian.PutUint32(b[20:24], crc32.Checksum(b[:20], castagnoli))
 	return b
 }
 
-// decodeCursor parses a cursor file's content.
-func decodeCursor(b []byte) (Pos, error) {
-	if len(b) != cursorBytes {
-		return 0, fmt.Errorf("cursor file has %d bytes, want %d", len(b), cursorBytes)
+// slotOffset is where save number seq is written.
+func slotOffset(seq uint64) int64 { return int64(seq%2) * cursorStride }
+
+// decodeCursor returns the newest valid slot of a cursor file's content.
+func decodeCursor(b []byte) (seq uint64, p Pos, err error) {
+	found := false
+	for off := 0; off+cursorSlotBytes <= len(b) && off < cursorFileBytes; off += cursorStride {
+		s := b[off : off+cursorSlotBytes]
+		if binary.LittleEndian.Uint32(s[0:4]) != frameMagic ||
+			crc32.Checksum(s[:20], castagnoli) != binary.LittleEndian.Uint32(s[20:24]) {
+			continue
+		}
+		if n := binary.LittleEndian.Uint64(s[4:12]); !found || n > seq {
+			seq, p, found = n, Pos(binary.LittleEndian.Uint64(s[12:20])), true
+		}
 	}
-	if binary.LittleEndian.Uint32(b[0:4]) != frameMagic {
-		return 0, errors.New("cursor file has a bad magic number")
+	if !found {
+		return 0, 0, fmt.Errorf("no valid slot in %d bytes", len(b))
 	}
-	if crc32.Checksum(b[:12], castagnoli) != binary.LittleEndian.Uint32(b[12:16]) {
-		return 0, errors.New("cursor file checksum mismatch")
-	}
-	return Pos(binary.LittleEndian.Uint64(b[4:12])), nil
+	return seq, p, nil
 }
 
 // cursorFileName maps a cursor name to a safe file name. Names made only of letters,

@@ -191,6 +191,12 @@ func (l *Log) Acked() <-chan struct{} {
 	return l.ackCh
 }
 
+func (l *Log) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
 // Stats returns the counters since Open.
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
@@ -229,6 +235,9 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	for _, c := range cursors {
 		c.closeReader()
+		c.mu.Lock()
+		c.closeFile() // later Acks fail with ErrClosed
+		c.mu.Unlock()
 	}
 	if cerr := l.active.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close segment: %w", cerr)

@@ -63,10 +63,7 @@ func (l *Log) Sync() (Pos, error) {
 
 // ready refuses writes after Close and repairs the log after a failed rollback.
 func (l *Log) ready() error {
-	l.mu.Lock()
-	closed := l.closed
-	l.mu.Unlock()
-	if closed {
+	if l.isClosed() {
 		return ErrClosed
 	}
 	if l.broken == nil {

@@ -43,8 +43,10 @@ type writer struct {
 // appending and only drains in: batches not made durable are read again at the next start,
 // because their offsets were never saved.
 func (w *writer) run(ctx context.Context, in <-chan source.Batch) error {
-	save := time.NewTicker(saveEvery)
-	defer save.Stop()
+	// The save timer runs only while offsets wait to be saved: an idle agent does not wake.
+	save := time.NewTimer(saveEvery)
+	save.Stop()
+	armed := false
 	for {
 		select {
 		case b, ok := <-in:
@@ -55,10 +57,17 @@ func (w *writer) run(ctx context.Context, in <-chan source.Batch) error {
 				continue
 			}
 			w.commitRetrying(ctx, w.collect(b, in))
+			if w.dirty && !armed {
+				save.Reset(saveEvery)
+				armed = true
+			}
 		case <-save.C:
+			armed = false
 			if w.dirty {
 				if err := w.save(); err != nil {
 					w.logger.Error("cannot save checkpoints; will retry", "err", err)
+					save.Reset(saveEvery)
+					armed = true
 				}
 			}
 		}

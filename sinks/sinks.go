@@ -213,6 +213,13 @@ type Options interface {
 	Resolve(configDir string)
 }
 
+// Writer is implemented by Options of sinks that write local files; the config loader
+// refuses a source glob that would read them back (winship would ship its own output
+// forever).
+type Writer interface {
+	WrittenPaths() []string
+}
+
 // KeyError names the option key that is wrong. Its message must not hold a secret.
 type KeyError struct {
 	Key string

@@ -155,7 +155,32 @@ func Parse(data []byte, name, dir string, factories map[string]sinks.Factory) (*
 		return nil, err
 	}
 	cfg.resolve(dir)
+	if err := d.checkFeedback(doc, cfg); err != nil {
+		return nil, err
+	}
 	return cfg, nil
+}
+
+// checkFeedback refuses a sink that writes a file a source reads.
+func (d *decoder) checkFeedback(doc *yaml.Node, c *Config) error {
+	for i, s := range c.Sinks {
+		w, ok := s.Options.(sinks.Writer)
+		if !ok {
+			continue
+		}
+		for _, p := range w.WrittenPaths() {
+			for _, src := range c.Sources {
+				for _, g := range src.Paths {
+					if ok, _ := filepath.Match(g, p); ok {
+						return d.at(doc, fmt.Sprintf("sinks[%d]", i), fmt.Sprintf(
+							"writes %s, which source %s reads (%s): winship would ship its "+
+								"own output forever", p, src.Name, g), "sinks", i, "name")
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // decodeTop decodes everything but the sinks' type-specific keys.

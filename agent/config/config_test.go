@@ -148,3 +148,12 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+func TestSinkOutputInsideASourceIsRefused(t *testing.T) {
+	body := "sources: [{name: a, paths: [./logs/*.log]}]\nsinks:\n  - name: s\n    type: file\n    path: ./logs/out.log\n"
+	_, err := Parse([]byte(body), "c.yaml", "/srv", testFactories)
+	want := `c.yaml:3: sinks[0]: writes /srv/logs/out.log, which source a reads (/srv/logs/*.log): winship would ship its own output forever (got "s")`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error:\n got %v\nwant %s", err, want)
+	}
+}

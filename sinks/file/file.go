@@ -31,6 +31,9 @@ func (o *Options) Validate() error {
 	return nil
 }
 
+// WrittenPaths implements sinks.Writer.
+func (o *Options) WrittenPaths() []string { return []string{o.Path} }
+
 // Resolve implements sinks.Options.
 func (o *Options) Resolve(dir string) {
 	if !filepath.IsAbs(o.Path) {

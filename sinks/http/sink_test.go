@@ -166,17 +166,20 @@ func TestSendRedirectNotFollowed(t *testing.T) {
 
 func TestSendNetworkFailuresRetry(t *testing.T) {
 	fake := newFake(t, nil)
-	s := newSink(t, fake.URL, func(o *Options) { o.Timeout = 200 * time.Millisecond })
-
-	fake.Queue(httpfake.Answer{Hang: true})
-	err := s.Send(context.Background(), events(1))
+	// Down, not Queue: under load the short timeout may expire before the request reaches
+	// the fake, and a queued Hang would then catch the next request.
+	fake.Down(httpfake.Answer{Hang: true})
+	short := newSink(t, fake.URL, func(o *Options) { o.Timeout = 200 * time.Millisecond })
+	err := short.Send(context.Background(), events(1))
 	if se := sinks.Classify(err); se.Kind != sinks.Retry || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("hang: got %v", err)
 	}
 	if !strings.Contains(err.Error(), "no answer within 200ms") {
 		t.Errorf("hang: %v", err)
 	}
+	fake.Up()
 
+	s := newSink(t, fake.URL, nil)
 	fake.Queue(httpfake.Answer{Reset: true})
 	err = s.Send(context.Background(), events(1))
 	if se := sinks.Classify(err); se.Kind != sinks.Retry || se.Status != 0 {

@@ -70,7 +70,9 @@ type Answer struct {
 	Body       string            // answer body
 	Header     map[string]string // more answer headers
 	// Hang holds the request without answering until the client gives up or the server
-	// closes.
+	// closes. A queued answer goes to the next request that reaches the fake: with a short
+	// client timeout on a loaded machine a request may give up before it arrives, and the
+	// queued Hang then catches a later one. Down(Answer{Hang: true}) ... Up() avoids that.
 	Hang bool
 	// Reset closes the connection without an answer (TCP RST).
 	Reset bool

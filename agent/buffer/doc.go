@@ -31,9 +31,15 @@
 //	payload
 //
 // A record's position is the global offset of its frame; Record.Next is the offset just
-// after it. A cursor file is 16 bytes: the magic, the position (uint64), and a CRC-32C of
-// the first 12 bytes. It is replaced atomically (temp file, fsync, rename, fsync of the
-// folder). Names that are not plain file names are cleaned and suffixed with a hash.
+// after it.
+//
+// A cursor file is 1 KiB holding two 24-byte slots, at offsets 0 and 512 (separate disk
+// sectors): magic, save number (uint64), position (uint64), CRC-32C of the 20 bytes before.
+// It is created atomically (temp file, fsync, rename, fsync of the folder); each Ack then
+// overwrites the older slot in place and fsyncs, and a reader takes the valid slot with
+// the higher save number. A crash at any instant leaves the new position or the one
+// before, never garbage, for one fsync instead of two plus a rename: BenchmarkCursorSave
+// measured 0.2 ms and 47 µs of CPU a save, against 1.4 ms and 250 µs. Names that are not plain file names are cleaned and suffixed with a hash.
 //
 // # Invariants
 //
@@ -80,12 +86,20 @@
 // The alternative was a queue per sink. One log needs one write and one fsync per group
 // whatever the number of sinks, where per-sink queues need one per sink; a sink's backlog
 // is just End minus its acknowledged position; drop_oldest is a cursor jump (counted by
-// reading the frames it skips); a dead sink costs disk only up to its own max_bytes.
+// reading the frames it skips); a dead sink holds at most its own max_bytes of the log.
 // BenchmarkFanout writes the same groups (1,000 records of 300 bytes, one fsync per group)
-// for three sinks, on the project's 2-core VM:
+// for three sinks. Medians of 5 runs of 300 groups on the project's 2-core VM (ext4, load
+// from other jobs, so wall times are noisy; CPU is user+system time of the process):
 //
-//	shared log (one write + fsync)         FIGURES
+//	                              per group   events/s   CPU per event
+//	one shared log                 0.85 ms    1.18 M      204 ns
+//	three logs, one after another  3.35 ms    0.30 M      826 ns
+//	three logs, in parallel        1.80 ms    0.56 M      728 ns
 //
+// A queue per sink costs about 3.5 times the CPU (the agent's budget is 3.5 µs per line
+// in all) and 2 to 4 times the latency of every group commit, which is what holds the
+// file readers back. Under heavier disk contention the gap widened (3.2 ms against 24 ms
+// serial and 8.7 ms parallel).
 // The costs of sharing: each sink reads every record, including those its min_level
 // filter drops (the worker decodes and acknowledges them), and a sink that lags keeps
 // segments the others are done with, bounded by its max_bytes. Reading is sequential and

@@ -19,16 +19,18 @@ const (
 	frameMagic  uint32 = 0x31485357 // "WSH1" read as little-endian bytes
 	headerBytes        = 12
 
+	segSuffix  = ".seg"
+	segNameLen = 20 // digits in a segment name: enough for any uint64
+	cursorDir  = "cursors"
+)
+
+const (
 	// MaxRecordBytes is the largest payload Append accepts and a reader trusts. A header
 	// claiming more is treated as corruption.
 	MaxRecordBytes = 16 << 20
 
 	// DefaultSegmentBytes is the segment size at which the log rolls to a new file.
 	DefaultSegmentBytes = 64 << 20
-
-	segSuffix  = ".seg"
-	segNameLen = 20 // digits in a segment name: enough for any uint64
-	cursorDir  = "cursors"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

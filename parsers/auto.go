@@ -70,11 +70,8 @@ func detect(line []byte) (format string, sure bool) {
 	case line[0] != '{':
 		return "text", true
 	}
-	rest := bytes.TrimLeft(line[1:], " \t")
-	if len(rest) == 0 || rest[0] == '"' || rest[0] == '}' {
-		if len(rest) == 0 {
-			return "pretty", true
-		}
+	// '{' then a quoted key (or '}') is JSON; '{' alone or before a bare key is util.inspect.
+	if rest := bytes.TrimLeft(line[1:], " \t"); len(rest) > 0 && (rest[0] == '"' || rest[0] == '}') {
 		return "json", true
 	}
 	return "pretty", true

@@ -59,6 +59,8 @@ func TestOptionsErrors(t *testing.T) {
 			"is empty or missing (if it is ${VAR}, is VAR set?)"},
 		{"source_token: " + token + "\ntimeout: -1s\n", "timeout",
 			"must be a positive duration such as 10s"},
+		{"source_token: " + token + "\nquota_probe: 0s\n", "quota_probe",
+			"must be a positive duration such as 5m"},
 	}
 	for _, c := range cases {
 		_, err := decodeOptions(t, c.yaml)

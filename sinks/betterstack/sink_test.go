@@ -86,7 +86,8 @@ func TestSendClassifiesAnswers(t *testing.T) {
 		{httpfake.Answer{Status: 406}, sinks.Reject, 0, "body not parseable"},
 		{httpfake.Answer{Status: 403}, sinks.Pause, 0, "source token rejected"},
 		{httpfake.Answer{Status: 401}, sinks.Pause, 0, "source token rejected"},
-		{httpfake.Answer{Status: 402}, sinks.Pause, DefaultQuotaProbe, "quota or spending limit reached"},
+		{httpfake.Answer{Status: 402}, sinks.Pause, DefaultQuotaProbe,
+			"quota or spending limit reached"},
 		{httpfake.Answer{Status: 402, RetryAfter: "3600"}, sinks.Pause, time.Hour,
 			"quota or spending limit reached"},
 		{httpfake.Answer{Status: 404}, sinks.Pause, 0, "endpoint not found"},
@@ -108,6 +109,25 @@ func TestSendClassifiesAnswers(t *testing.T) {
 	}
 	if st := fake.Stats(); st.Accepted != 0 {
 		t.Errorf("accepted %d", st.Accepted)
+	}
+}
+
+func TestQuotaProbeOption(t *testing.T) {
+	fake := bsfake.New(t, token, nil)
+	o := NewOptions()
+	o.Endpoint, o.SourceToken, o.QuotaProbe = fake.URL, httpsinkSecret(token), 90*time.Second
+	s, err := New(sinks.Spec{Name: "logs"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fake.Quota(1)
+	fake.Queue(httpfake.Answer{Status: 402, RetryAfter: "7"})
+	for _, want := range []time.Duration{90 * time.Second, 7 * time.Second} {
+		se := sinks.Classify(s.Send(context.Background(), numbered(1)))
+		if se.Kind != sinks.Pause || se.After != want {
+			t.Errorf("got %s after %s, want pause after %s", se.Kind, se.After, want)
+		}
 	}
 }
 

@@ -1,11 +1,3 @@
-// Package parsers turns the lines Winston writes into events. One Parser serves one file and
-// is used from one goroutine. Single-line formats (json, logstash) produce one event per line;
-// multi-line formats (pretty, text with stack continuation lines) hold lines until the entry
-// they belong to is complete, and report where the held entry starts so that no checkpoint
-// is saved past a line that has not become an event yet.
-//
-// No line is ever dropped: input that does not parse still becomes an event whose message is
-// the raw text and whose ParseError says why.
 package parsers
 
 import (

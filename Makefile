@@ -38,13 +38,16 @@ fmt:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
 
-# Minutes of fuzzing per parser (make test runs only the seed corpora).
+# Minutes of fuzzing per fuzz target (make test runs only the seed corpora).
 FUZZTIME ?= 2m
+FUZZPKGS ?= ./parsers ./sinks/sentry ./sinks/http ./sinks/betterstack
 fuzz:
-	for f in $$($(GO) test -list='^Fuzz' ./parsers | grep ^Fuzz); do \
-		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./parsers || exit 1; done
-	for f in $$($(GO) test -list='^Fuzz' ./sinks/sentry | grep ^Fuzz); do \
-		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./sinks/sentry || exit 1; done
+	@for p in $(FUZZPKGS); do \
+		for f in $$($(GO) test -list='^Fuzz' $$p | grep ^Fuzz); do \
+			echo "== $$p $$f"; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$p || exit 1; \
+		done; \
+	done
 
 # Long chaos runs: many kill -9 cycles, big backlogs.
 stress: node-deps

@@ -35,9 +35,13 @@ func AppendJSON(dst []byte, e *Event, host string) []byte {
 		dst = append(dst, `,"host":`...)
 		dst = AppendJSONString(dst, host)
 	}
-	if len(e.Fields) > 0 {
+	if obj, ok := fieldsObject(e.Fields); ok && len(obj) > 0 {
 		dst = append(dst, `,"fields":`...)
-		dst = append(dst, e.Fields...)
+		dst = append(dst, obj...)
+	} else if !ok {
+		// Not an object (a parser bug): kept as text so the line stays valid JSON.
+		dst = append(dst, `,"fields_text":`...)
+		dst = AppendJSONString(dst, string(e.Fields))
 	}
 	if e.RawLevel != "" {
 		dst = append(dst, `,"raw_level":`...)
@@ -48,10 +52,25 @@ func AppendJSON(dst []byte, e *Event, host string) []byte {
 		dst = AppendJSONString(dst, e.ParseError)
 	}
 	if e.Flags != 0 {
-		dst = appendFlags(dst, e.Flags)
+		dst = append(dst, `,"flags":`...)
+		dst = AppendFlags(dst, e.Flags)
 	}
 	return append(dst, '}')
 }
+
+// fieldsObject trims white space around f and reports whether it looks like a JSON object
+// (or is empty). It does not look inside: the parsers produce valid JSON.
+func fieldsObject(f []byte) ([]byte, bool) {
+	for len(f) > 0 && isSpace(f[0]) {
+		f = f[1:]
+	}
+	for len(f) > 0 && isSpace(f[len(f)-1]) {
+		f = f[:len(f)-1]
+	}
+	return f, len(f) == 0 || len(f) >= 2 && f[0] == '{' && f[len(f)-1] == '}'
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 var flagNames = []struct {
 	f    Flags
@@ -70,8 +89,9 @@ func FlagNames(f Flags) []string {
 	return out
 }
 
-func appendFlags(dst []byte, f Flags) []byte {
-	dst = append(dst, `,"flags":[`...)
+// AppendFlags appends the names of the flags set in f as a JSON array.
+func AppendFlags(dst []byte, f Flags) []byte {
+	dst = append(dst, '[')
 	for i, name := range FlagNames(f) {
 		if i > 0 {
 			dst = append(dst, ',')

@@ -132,7 +132,7 @@ func encodeMsgpack(enc *msgpack.Encoder, e *event.Event, fields []kv, host strin
 	}
 	enc.EncodeMapLen(n)
 	var ts [24]byte
-	pairs := []string{"dt", string(httpsink.AppendTime(ts[:0], e.Time)), "level", e.Level.String(),
+	pairs := []string{"dt", string(event.AppendTime(ts[:0], e.Time)), "level", e.Level.String(),
 		"message", e.Message, "source", e.Source, "path", e.Path, "host", host}
 	if e.Stack != "" {
 		pairs = append(pairs, "stack", e.Stack)

@@ -63,11 +63,11 @@ type parts struct {
 
 func (enc *encoder) appendParts(dst []byte, e *event.Event, p parts) []byte {
 	dst = append(dst, `{"dt":"`...)
-	dst = httpsink.AppendTime(dst, e.Time)
+	dst = event.AppendTime(dst, e.Time)
 	dst = append(dst, `","level":"`...)
 	dst = append(dst, e.Level.String()...)
 	dst = append(dst, `","message":`...)
-	dst = httpsink.AppendString(dst, p.msg)
+	dst = event.AppendJSONString(dst, p.msg)
 	dst = appendOptional(dst, `,"stack":`, p.stack)
 	if p.fieldsText != "" {
 		dst = appendOptional(dst, `,"_winship_fields_text":`, p.fieldsText)
@@ -81,7 +81,7 @@ func (enc *encoder) appendParts(dst []byte, e *event.Event, p parts) []byte {
 	dst = appendOptional(dst, `,"_winship_parse_error":`, e.ParseError)
 	if e.Flags != 0 {
 		dst = append(dst, `,"_winship_flags":`...)
-		dst = httpsink.AppendFlags(dst, e.Flags)
+		dst = event.AppendFlags(dst, e.Flags)
 	}
 	if p.cut {
 		dst = append(dst, `,"_winship_truncated":true,"_winship_original_bytes":`...)
@@ -95,7 +95,7 @@ func appendOptional(dst []byte, key, s string) []byte {
 		return dst
 	}
 	dst = append(dst, key...)
-	return httpsink.AppendString(dst, s)
+	return event.AppendJSONString(dst, s)
 }
 
 // mayClash marks the first bytes of reserved keys, and the backslash that may start an

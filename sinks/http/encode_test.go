@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/winship/winship/agent/event"
-	"github.com/winship/winship/sinks/http/httpfake"
 )
 
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
@@ -18,19 +17,19 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		"Toʻlov муваффақиятсиз 🚀 👨‍👩‍👧 日本語", "<html> & 'apos'", "\u2028\u2029",
 	}
 	for _, s := range cases {
-		got := AppendString(nil, s)
+		got := event.AppendJSONString(nil, s)
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("AppendString(%q) = %s: not JSON: %v", s, got, err)
+			t.Fatalf("event.AppendJSONString(%q) = %s: not JSON: %v", s, got, err)
 		}
 		if back != s {
-			t.Errorf("AppendString(%q) decodes to %q", s, back)
+			t.Errorf("event.AppendJSONString(%q) decodes to %q", s, back)
 		}
 	}
 }
 
 func TestAppendStringReplacesInvalidUTF8(t *testing.T) {
-	got := AppendString(nil, "ok\xffbad\xc3")
+	got := event.AppendJSONString(nil, "ok\xffbad\xc3")
 	if !json.Valid(got) {
 		t.Fatalf("not valid JSON: %s", got)
 	}
@@ -45,7 +44,7 @@ func FuzzAppendString(f *testing.F) {
 	f.Add("Toʻlov 🚀 \x00 \"")
 	f.Add("\xff\xfe")
 	f.Fuzz(func(t *testing.T, s string) {
-		got := AppendString(nil, s)
+		got := event.AppendJSONString(nil, s)
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Fatalf("%q -> %s: %v", s, got, err)
@@ -69,8 +68,8 @@ func TestAppendTime(t *testing.T) {
 		time.Date(99, 1, 1, 0, 0, 0, 1_000_000, time.UTC):                "0099-01-01T00:00:00.001Z",
 	}
 	for in, want := range cases {
-		if got := string(AppendTime(nil, in)); got != want {
-			t.Errorf("AppendTime(%v) = %s, want %s", in, got, want)
+		if got := string(event.AppendTime(nil, in)); got != want {
+			t.Errorf("event.AppendTime(%v) = %s, want %s", in, got, want)
 		}
 	}
 }
@@ -88,7 +87,7 @@ func TestAppendEventShape(t *testing.T) {
 		ParseError: "bad json",
 		Flags:      event.FlagPartial | event.FlagNoTimestamp,
 	}
-	got := decode(t, AppendEvent(nil, e, "web-1"))
+	got := decode(t, event.AppendJSON(nil, e, "web-1"))
 	want := map[string]any{
 		"timestamp": "2026-12-03T15:34:33.908Z", "level": "warn", "message": "Toʻlov 🚀",
 		"stack":  "Error: x\n    at f (/a.js:1:2)",
@@ -103,7 +102,7 @@ func TestAppendEventShape(t *testing.T) {
 
 func TestAppendEventOmitsEmpty(t *testing.T) {
 	e := &event.Event{Time: time.Unix(0, 0), Level: event.Info, Message: "m"}
-	got := string(AppendEvent(nil, e, ""))
+	got := string(event.AppendJSON(nil, e, ""))
 	want := `{"timestamp":"1970-01-01T00:00:00.000Z","level":"info","message":"m",` +
 		`"source":"","path":""}`
 	if got != want {
@@ -111,32 +110,9 @@ func TestAppendEventOmitsEmpty(t *testing.T) {
 	}
 }
 
-// The http sink sends the shape the file sink writes: if event.AppendJSON changes, this
-// fails and AppendEvent must follow.
-func TestAppendEventIsEventAppendJSON(t *testing.T) {
-	var batch []*event.Event
-	for _, f := range []string{"testdata/combined.log", "testdata/combined-unicode.log"} {
-		evs, err := httpfake.ReadWinston(f, "app")
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch = append(batch, evs...)
-	}
-	batch = append(batch, &event.Event{RawLevel: "WARNING", ParseError: "x", Flags: 15,
-		Time: time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.FixedZone("UZT", 5*3600))})
-	for _, e := range batch {
-		for _, host := range []string{"", "web-1"} {
-			got, want := AppendEvent(nil, e, host), event.AppendJSON(nil, e, host)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("AppendEvent:\n%s\nevent.AppendJSON:\n%s", got, want)
-			}
-		}
-	}
-}
-
 func TestAppendEventKeepsBadFieldsAsText(t *testing.T) {
 	e := &event.Event{Level: event.Info, Fields: []byte(`not an object "x"`)}
-	got := decode(t, AppendEvent(nil, e, ""))
+	got := decode(t, event.AppendJSON(nil, e, ""))
 	if got["fields_text"] != `not an object "x"` {
 		t.Errorf("fields_text = %v", got["fields_text"])
 	}

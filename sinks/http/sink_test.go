@@ -286,7 +286,7 @@ func TestSendRealWinstonOutput(t *testing.T) {
 func checkEvent(t *testing.T, sent *event.Event, got httpfake.Event) {
 	t.Helper()
 	if got.Str("message") != sent.Message || got.Str("level") != sent.Level.String() ||
-		got.Str("stack") != sent.Stack || got.Str("timestamp") != string(AppendTime(nil, sent.Time)) {
+		got.Str("stack") != sent.Stack || got.Str("timestamp") != string(event.AppendTime(nil, sent.Time)) {
 		t.Errorf("event %s\ndiffers from %+v", got.Raw, sent)
 	}
 	want, _ := httpfake.DecodeEvents(sent.Fields, false)

@@ -23,7 +23,7 @@ type Cursor struct {
 	path string
 	done chan struct{} // closed by Close
 
-	acked atomic.Uint64 // the acknowledged position, persisted before it is stored here
+	acked atomic.Uint64 // the acknowledged position, stored once its save was tried
 
 	mu     sync.Mutex // serialises Ack, DropOldest and Close; guards the fields below
 	closed bool

@@ -88,18 +88,18 @@
 // is just End minus its acknowledged position; drop_oldest is a cursor jump (counted by
 // reading the frames it skips); a dead sink holds at most its own max_bytes of the log.
 // BenchmarkFanout writes the same groups (1,000 records of 300 bytes, one fsync per group)
-// for three sinks. Medians of 5 runs of 300 groups on the project's 2-core VM (ext4, load
-// from other jobs, so wall times are noisy; CPU is user+system time of the process):
+// for three sinks. Medians of three runs on the project's 2-core VM (ext4, shared with
+// other jobs, so wall times are noisy; CPU is the process's user+system time):
 //
-//	                              per group   events/s   CPU per event
-//	one shared log                 0.85 ms    1.18 M      204 ns
-//	three logs, one after another  3.35 ms    0.30 M      826 ns
-//	three logs, in parallel        1.80 ms    0.56 M      728 ns
+//	                               ms per group       CPU ns per event
+//	one shared log                 0.85  1.27  2.15    204  256  305
+//	three logs, one after another  3.35  1.60  6.8     826  794  960
+//	three logs, in parallel        1.80  1.37  2.3     728  689  790
 //
-// A queue per sink costs about 3.5 times the CPU (the agent's budget is 3.5 µs per line
-// in all) and 2 to 4 times the latency of every group commit, which is what holds the
-// file readers back. Under heavier disk contention the gap widened (3.2 ms against 24 ms
-// serial and 8.7 ms parallel).
+// Queues per sink cost 3 to 4 times the CPU in every run (the agent's whole budget is
+// 3.5 µs per line), write and store every event three times, and make each group commit,
+// which holds the file readers back, 1.3 to 4 times slower serially; fsyncs issued in
+// parallel overlap on this device and come close in wall time, but not in CPU or bytes.
 // The costs of sharing: each sink reads every record, including those its min_level
 // filter drops (the worker decodes and acknowledges them), and a sink that lags keeps
 // segments the others are done with, bounded by its max_bytes. Reading is sequential and

@@ -165,10 +165,10 @@ func TestFailedAppendDropsEverythingSinceSync(t *testing.T) {
 
 func TestFailedRollbackIsRetried(t *testing.T) {
 	dir := t.TempDir()
-	sync := &faults{op: "sync", err: syscall.EIO}
+	fsync := &faults{op: "sync", err: syscall.EIO}
 	trunc := &faults{op: "truncate", err: syscall.EIO}
 	hook := func(op string, size int) (int, error) {
-		if n, err := sync.hook(op, size); err != nil {
+		if n, err := fsync.hook(op, size); err != nil {
 			return n, err
 		}
 		return trunc.hook(op, size)
@@ -183,7 +183,7 @@ func TestFailedRollbackIsRetried(t *testing.T) {
 	if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "roll back") {
 		t.Fatalf("Sync with a failing rollback: %v", err)
 	}
-	sync.clear()
+	fsync.clear()
 	if err := appendBatch(l, 0, 5); err == nil || !strings.Contains(err.Error(), "unwritable") {
 		t.Fatalf("append while the rollback still fails: %v", err)
 	}

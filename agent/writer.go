@@ -14,7 +14,7 @@ import (
 const (
 	// groupRecords and groupBytes bound one group commit: the batches that are waiting
 	// are appended together and made durable with one fsync.
-	groupRecords = 4096
+	groupRecords = 2048
 	groupBytes   = 2 << 20
 	// saveEvery bounds how often the checkpoint file is rewritten; offsets are set in
 	// memory at every group commit and saved at most this often, and at shutdown.

@@ -45,8 +45,8 @@ func (o *Options) Resolve(dir string) {
 var Factory = sinks.Factory{
 	NewOptions: func() sinks.Options { return &Options{} },
 	Defaults: sinks.Defaults{
-		MaxEvents:   1024,
-		MaxBytes:    1 << 20,
+		MaxEvents:   512,
+		MaxBytes:    512 << 10,
 		MaxWait:     20 * time.Millisecond,
 		Concurrency: 1,
 	},

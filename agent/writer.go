@@ -126,7 +126,8 @@ func (w *writer) commit(ctx context.Context, group []source.Batch) error {
 		start = end
 	}
 	if len(w.recs) > 0 {
-		if err := w.makeRoom(ctx, int64(len(w.buf))); err != nil {
+		size := int64(len(w.buf) + buffer.FrameOverhead*len(w.recs)) // as Backlog counts
+		if err := w.makeRoom(ctx, size); err != nil {
 			return err
 		}
 		if err := w.appendDurably(ctx); err != nil {

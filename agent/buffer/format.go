@@ -24,6 +24,10 @@ const (
 	cursorDir  = "cursors"
 )
 
+// FrameOverhead is how many bytes the log adds to each record on disk (its header);
+// Backlog and DropOldest count them.
+const FrameOverhead = headerBytes
+
 const (
 	// MaxRecordBytes is the largest payload Append accepts and a reader trusts. A header
 	// claiming more is treated as corruption.

@@ -45,6 +45,12 @@ func (f *follower) readAvailable(ctx context.Context) (bool, error) {
 		f.maybeHole = false
 		start := f.pos()
 		n, err := f.file.ReadAt(buf, start)
+		if n > 0 && !f.unchangedBefore() {
+			// Truncated and rewritten between the check and this read: the chunk may be
+			// the middle of the new content. The next step handles the truncation.
+			f.wake()
+			return grew, nil
+		}
 		if n > 0 {
 			grew = true
 			f.src.metrics.bytes.Add(int64(n))
@@ -63,6 +69,23 @@ func (f *follower) readAvailable(ctx context.Context) (bool, error) {
 		}
 		f.maybeHole = buf[n-1] == 0
 	}
+}
+
+// unchangedBefore reports whether the file still holds, just before the read position, the
+// bytes read there before (the end of the last line and the held fragment). Checked after
+// each read and before its bytes are used, it closes the window between the truncation check
+// and the read: a chunk read after a truncation is never taken for the old file's next bytes.
+func (f *follower) unchangedBefore() bool {
+	want := f.lastSeen
+	if len(f.carry) > 0 {
+		want = append(append([]byte(nil), f.lastSeen...), f.carry[:min(len(f.carry), tailCheckBytes)]...)
+	}
+	if len(want) == 0 {
+		return true
+	}
+	got := make([]byte, len(want))
+	n, _ := f.file.ReadAt(got, f.readOff-int64(len(f.lastSeen)))
+	return n == len(got) && bytes.Equal(got, want)
 }
 
 // skipHole jumps over a sparse hole (the run of NUL bytes copytruncate leaves when the writer

@@ -142,7 +142,7 @@ func (s *Source) Run(ctx context.Context) error {
 				s.fallBackToPolling("file watch closed", "", nil)
 				continue
 			}
-			s.onEvent(ev)
+			s.onEvent(ctx, ev)
 		case err, ok := <-errs:
 			if !ok {
 				s.fallBackToPolling("file watch closed", "", nil)
@@ -216,7 +216,7 @@ func (s *Source) closeWatcher() {
 
 // onEvent wakes the follower of the file an event names, or asks for a rescan when the set
 // of files may have changed. Rescans are coalesced, so a burst of rotations costs a few.
-func (s *Source) onEvent(ev fsnotify.Event) {
+func (s *Source) onEvent(ctx context.Context, ev fsnotify.Event) {
 	if s.dropEvents.Load() {
 		return
 	}
@@ -226,9 +226,24 @@ func (s *Source) onEvent(ev fsnotify.Event) {
 		s.wakeOutside(ev.Name)
 		return
 	}
+	if ev.Has(fsnotify.Create) {
+		// Open a new file at once: under a burst of rotations it may not live until the
+		// coalesced rescan.
+		s.scanOne(ctx, ev.Name)
+	}
 	if !s.wakePath(ev.Name) || !ev.Has(fsnotify.Write) {
 		s.rescanSoon()
 	}
+}
+
+// scanOne starts a follower for the file at p if it is a candidate without one.
+func (s *Source) scanOne(ctx context.Context, p string) {
+	fi, target, ok := s.candidate(p)
+	if !ok {
+		return
+	}
+	s.watchTarget(target)
+	s.ensure(ctx, p, target, toDevIno(fi), fi)
 }
 
 func (s *Source) onWatchError(ctx context.Context, err error) {

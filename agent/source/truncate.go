@@ -3,9 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -53,17 +51,8 @@ func (f *follower) truncated(size int64) (string, error) {
 	if size < f.pos() {
 		return "shorter than the read position", nil
 	}
-	if len(f.lastSeen) > 0 {
-		buf := make([]byte, len(f.lastSeen))
-		if _, err := f.file.ReadAt(buf, f.readOff-int64(len(buf))); err != nil {
-			if errors.Is(err, io.EOF) {
-				return "shorter than the read offset", nil
-			}
-			return "", fmt.Errorf("read %s: %w", f.path, err)
-		}
-		if !bytes.Equal(buf, f.lastSeen) {
-			return "the bytes before the read offset changed", nil
-		}
+	if !f.unchangedBefore() {
+		return "the bytes before the read position changed", nil
 	}
 	if f.id.HeadLen > 0 {
 		same, err := checkpoint.SameHead(f.file, f.id)

@@ -18,6 +18,7 @@ run: build
 test: node-deps vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -short -count=1 ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...
@@ -34,9 +35,11 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# Speed and memory targets live here, not in timed tests.
+# Speed and memory targets live here, not in timed tests: the Go benchmarks, then the
+# real binary on a million Winston lines (lines/s, CPU per line, peak RSS).
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+	scripts/bench-e2e.sh 1000000
 
 # Minutes of fuzzing per fuzz target (make test runs only the seed corpora).
 FUZZTIME ?= 2m

@@ -71,7 +71,7 @@ func newWorker(cfg config.Sink, sink sinks.Sink, cursor *buffer.Cursor, dead *de
 		}
 	}
 	if (cfg.Dedupe == nil && d.Dedupe) || (cfg.Dedupe != nil && *cfg.Dedupe) {
-		w.dedupe = newDedupe(1 << 16)
+		w.dedupe = newDedupe(1 << 13) // copies arrive close together: both files are read at once
 	}
 	return w
 }

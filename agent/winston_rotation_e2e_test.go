@@ -173,3 +173,39 @@ func numList(ns []int) string {
 	}
 	return strconv.Itoa(len(ns)) + " (" + strings.Join(s, ",") + ")"
 }
+
+// TestStressWinstonRotation runs the real producers with many more entries (make stress).
+func TestStressWinstonRotation(t *testing.T) {
+	if os.Getenv("WINSHIP_STRESS") == "" {
+		t.Skip("set WINSHIP_STRESS=1 to run (make stress)")
+	}
+	root := needNode(t)
+	for _, tc := range []struct{ mode, glob string }{
+		{"maxsize", "combined*.log"}, {"tailable", "combined*.log"}, {"daily", "*"},
+		{"copytruncate", "combined.log"}, {"copytruncate-noappend", "combined.log"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			for round := range 5 {
+				dir := t.TempDir()
+				logs := filepath.Join(dir, "logs")
+				os.MkdirAll(logs, 0o755)
+				r := rotStart(t, rotConfig(t, dir, tc.glob, "", archiveSink))
+				out := filepath.Join(dir, "out/events.jsonl")
+				cmd := exec.Command("node", filepath.Join(root, "testdata/node/rotate.js"),
+					tc.mode, logs, "100000")
+				cmd.Dir = root
+				if b, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("round %d: rotate.js: %v\n%s", round, err, b)
+				}
+				written := writtenEntries(t, logs)
+				deadline := time.Now().Add(3 * time.Minute)
+				for len(readOut(t, out)) < len(written) && time.Now().Before(deadline) {
+					time.Sleep(50 * time.Millisecond)
+				}
+				time.Sleep(300 * time.Millisecond)
+				r.stop(t)
+				checkEntries(t, readOut(t, out), written)
+			}
+		})
+	}
+}

@@ -27,11 +27,11 @@ func TestCopyTruncateReadsUnreadTailFromCopy(t *testing.T) {
 			h.waitCount(20, 5*time.Second)
 			waitHeld(t, h)
 
-			h.src.dropEvents.Store(true)
+			h.hideChanges()
 			h.write(w, `,"n":20}`+"\n"+lines(21, 40))
 			h.copyTruncate("combined.log", "combined.log.1")
 			h.write(w, lines(after.from, after.to))
-			h.src.dropEvents.Store(false)
+			h.showChanges()
 			h.write(w, lines(after.to, after.to+5))
 
 			total := after.to + 5
@@ -89,10 +89,10 @@ func TestOverwriteThenFastAppends(t *testing.T) {
 		h.start()
 		h.appendFile("combined.log", lines(0, 50))
 		h.waitCount(50, 5*time.Second)
-		h.src.dropEvents.Store(true) // the follower looks only once the file is longer again
+		h.hideChanges() // the follower looks only once the file is longer again
 		h.overwrite("combined.log", lines(50, 60))
 		h.appendFile("combined.log", lines(60, 200))
-		h.src.dropEvents.Store(false)
+		h.showChanges()
 		h.appendFile("combined.log", line(200))
 		h.waitCount(201, 5*time.Second)
 		h.settle(200 * time.Millisecond)

@@ -170,8 +170,9 @@ func (h *harness) waitUntil(what string, timeout time.Duration, cond func([]even
 		case <-h.notify:
 		case <-tick.C:
 		case <-deadline.C:
-			h.t.Fatalf("timed out after %s waiting for %s; got %d events: %s", timeout, what,
-				len(h.snapshot()), summary(h.snapshot()))
+			h.t.Fatalf("timed out after %s waiting for %s; got %d events (lines missing "+
+				"below the highest seen: %s): %s", timeout, what, len(h.snapshot()),
+				missingLines(h.snapshot()), summary(h.snapshot()))
 		}
 	}
 }
@@ -256,6 +257,26 @@ func ranges(ns []int) string {
 	return b.String()
 }
 
+// missingLines lists the numbers below the highest "line k" seen that did not arrive.
+func missingLines(events []event.Event) string {
+	seen := map[int]bool{}
+	top := -1
+	for _, e := range events {
+		var k int
+		if _, err := sscanLine(e.Message, &k); err == nil {
+			seen[k] = true
+			top = max(top, k)
+		}
+	}
+	var missing []int
+	for k := 0; k < top; k++ {
+		if !seen[k] {
+			missing = append(missing, k)
+		}
+	}
+	return ranges(missing)
+}
+
 func summary(events []event.Event) string {
 	var msgs []string
 	for i, e := range events {
@@ -283,6 +304,23 @@ func lines(from, to int) string {
 	}
 	return b.String()
 }
+
+// hideChanges makes the source miss every notification from now on (as after a lost inotify
+// queue) and drops wake-ups already queued for the followers, so that they look at their
+// files again only when showChanges is called and a change is notified, or on a rescan.
+func (h *harness) hideChanges() {
+	h.src.dropEvents.Store(true)
+	h.src.mu.Lock()
+	defer h.src.mu.Unlock()
+	for _, f := range h.src.followers {
+		select {
+		case <-f.poke:
+		default:
+		}
+	}
+}
+
+func (h *harness) showChanges() { h.src.dropEvents.Store(false) }
 
 // path returns the full name of a file in the harness folder.
 func (h *harness) path(name string) string { return filepath.Join(h.dir, name) }

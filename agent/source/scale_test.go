@@ -81,7 +81,7 @@ func TestQueueOverflowRescansEverything(t *testing.T) {
 	h.appendFile("combined.log", lines(0, 10))
 	h.waitCount(10, 5*time.Second)
 
-	h.src.dropEvents.Store(true)
+	h.hideChanges()
 	h.appendFile("combined.log", lines(10, 20))
 	h.rename("combined.log", "combined.1.log")
 	h.appendFile("combined.log", lines(20, 30))

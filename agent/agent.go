@@ -103,6 +103,11 @@ func (a *agent) buildWorker(sc config.Sink, host string) (*worker, error) {
 		return nil, fmt.Errorf("open buffer cursor of sink %s: %w", sc.Name, err)
 	}
 	dead := newDeadLetters(a.cfg.StateDir, sc.Name, host)
+	if c, ok := snk.(sinks.Counters); ok {
+		if err := a.m.reg.Register(newSinkCounters(sc.Name, c)); err != nil {
+			a.logger.Warn("cannot export the sink's counters", "sink", sc.Name, "err", err)
+		}
+	}
 	return newWorker(sc, snk, cur, dead, a.logger.With("sink", sc.Name), a.m), nil
 }
 
@@ -289,8 +294,14 @@ func (a *agent) waitWorkers(wg *sync.WaitGroup, cancelSends context.CancelFunc) 
 
 func (a *agent) summary() {
 	for _, w := range a.workers {
-		a.logger.Info("sink summary", "sink", w.cfg.Name, "delivered", w.delivered.Load(),
-			"backlog_bytes", w.cursor.Backlog())
+		attrs := []any{"sink", w.cfg.Name, "acknowledged", w.delivered.Load(),
+			"backlog_bytes", w.cursor.Backlog()}
+		if c, ok := w.sink.(sinks.Counters); ok {
+			for what, n := range c.Counters() {
+				attrs = append(attrs, what, n)
+			}
+		}
+		a.logger.Info("sink summary", attrs...)
 	}
 	snap := a.srcM.Snapshot()
 	a.logger.Info("source summary", "lines", snap["lines"], "bytes", snap["bytes"],

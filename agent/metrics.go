@@ -3,6 +3,8 @@ package agent
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/winship/winship/sinks"
 )
 
 // metrics are the agent's Prometheus series. Labels are sink and source names from the
@@ -63,4 +65,27 @@ func newMetrics() *metrics {
 	reg.MustRegister(m.buffered, m.bufferErrors, m.sent, m.deadLettered, m.dropped, m.filtered,
 		m.sendErrors, m.backlog, m.paused)
 	return m
+}
+
+// sinkCounters exports a sink's own counts (sinks.Counters) at scrape time.
+type sinkCounters struct {
+	name string
+	src  sinks.Counters
+	desc *prometheus.Desc
+}
+
+func newSinkCounters(name string, src sinks.Counters) *sinkCounters {
+	return &sinkCounters{name: name, src: src, desc: prometheus.NewDesc(
+		"winship_sink_events_total",
+		"Counts a sink keeps itself, by what (held_back_quota, truncated, ...).",
+		[]string{"sink", "what"}, nil)}
+}
+
+func (c *sinkCounters) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *sinkCounters) Collect(ch chan<- prometheus.Metric) {
+	for what, n := range c.src.Counters() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n),
+			c.name, what)
+	}
 }

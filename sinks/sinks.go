@@ -43,6 +43,14 @@ type Observer interface {
 	Observe(e *event.Event)
 }
 
+// Counters is implemented by sinks that count things the pipeline cannot see (events a
+// quota held back, events truncated to fit). Counters returns cumulative counts by stable
+// key; the agent exports each as winship_sink_events_total{sink, what=key}. It must be
+// cheap and safe for concurrent use.
+type Counters interface {
+	Counters() map[string]int64
+}
+
 // Tester is implemented by sinks that `winship test-sink` can check: TestSend sends one
 // test event through the real path and writes the server's answer to w, one fact a line.
 type Tester interface {

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -142,9 +143,12 @@ func (f *follower) startOffset(sp startPoint, size int64) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if same && sp.from.off <= size {
+		if same && sp.from.off <= size && f.holdsAt(sp.from.tail, sp.from.off) {
 			return sp.from.off, nil
 		}
+		// Rewritten since the earlier follower stopped: its checkpoint (the same place, or
+		// older) must not be trusted either.
+		return 0, nil
 	}
 	if !sp.fresh {
 		entry, err := f.src.store.Lookup(f.file)
@@ -166,9 +170,17 @@ func (f *follower) startOffset(sp startPoint, size int64) (int64, error) {
 	return 0, nil
 }
 
+// holdsAt reports whether the file holds tail just before off.
+func (f *follower) holdsAt(tail []byte, off int64) bool {
+	got := make([]byte, len(tail))
+	n, _ := f.file.ReadAt(got, off-int64(len(tail)))
+	return n == len(tail) && bytes.Equal(got, tail)
+}
+
 // resumePoint is what the source keeps when the follower ends cleanly.
 func (f *follower) resumePoint() resume {
-	return resume{id: f.id, off: f.readOff, size: f.pos(), mtime: f.lastMtime}
+	return resume{id: f.id, off: f.readOff, tail: bytes.Clone(f.lastSeen), size: f.pos(),
+		mtime: f.lastMtime}
 }
 
 // run follows the file until ctx ends or the file is finished. It always closes the file.

@@ -164,3 +164,30 @@ func TestTinyAndEmptyFiles(t *testing.T) {
 		}
 	}
 }
+
+// A file closed while idle and then rewritten with the same first bytes (so the same head
+// hash) but other bytes before the old offset is read again from its start, not from the
+// old offset.
+func TestIdleFileRewrittenWithSameHead(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.CloseInactive = 200 * time.Millisecond
+	h.start()
+	h.appendFile("combined.log", lines(0, 40))
+	h.waitCount(40, 5*time.Second)
+	eventually(t, "the idle file to be closed", 5*time.Second, func() bool {
+		return openFDs(t, h.dir) == 0
+	})
+	h.overwrite("combined.log", lines(0, 30)+lines(200, 250))
+	h.waitCount(120, 5*time.Second)
+	h.settle(200 * time.Millisecond)
+	n := countByMessage(h.snapshot())
+	for _, k := range append(seq(0, 40), seq(200, 250)...) {
+		want := 1
+		if k < 30 {
+			want = 2
+		}
+		if got := n[fmt.Sprintf("line %d", k)]; got != want {
+			t.Fatalf("line %d arrived %d times, want %d: %s", k, got, want, summary(h.snapshot()))
+		}
+	}
+}

@@ -77,10 +77,12 @@ type Source struct {
 }
 
 // resume is what a follower that ended cleanly leaves behind: everything before off was
-// handed to the writer, and the file had size bytes and this mtime then.
+// handed to the writer, the bytes just before off were tail, and the file had size bytes and
+// this mtime then.
 type resume struct {
 	id    checkpoint.ID
 	off   int64
+	tail  []byte
 	size  int64
 	mtime time.Time
 }

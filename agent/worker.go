@@ -134,26 +134,14 @@ func (w *worker) settle(end buffer.Pos) {
 }
 
 // dropOldest applies when_full: drop_oldest, leaving at most limit bytes of backlog. It
-// counts exactly: records that were already read and are being sent are not counted now;
+// counts exactly: records the reader already has are being sent and are not counted now;
 // they are delivered, or counted by countLostInFlight if they never are.
 func (w *worker) dropOldest(limit int64) (dropped int, bytes int64, err error) {
-	w.inflightMu.Lock()
-	defer w.inflightMu.Unlock()
-	before := w.cursor.Acked()
-	recs, bytes, err := w.cursor.DropOldest(limit)
-	if err != nil || recs == 0 {
-		return 0, bytes, err
+	_, unread, bytes, err := w.cursor.DropOldestUnread(limit)
+	if unread > 0 {
+		w.m.dropped.WithLabelValues(w.cfg.Name, "drop_oldest").Add(float64(unread))
 	}
-	acked := w.cursor.Acked()
-	reading := 0
-	for _, p := range w.inflight {
-		if p > before && p <= acked {
-			reading++
-		}
-	}
-	dropped = recs - reading
-	w.m.dropped.WithLabelValues(w.cfg.Name, "drop_oldest").Add(float64(dropped))
-	return dropped, bytes, nil
+	return unread, bytes, err
 }
 
 // countLostInFlight runs when the worker has stopped: records that drop_oldest moved the

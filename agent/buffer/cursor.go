@@ -332,36 +332,53 @@ func (c *Cursor) Backlog() int64 {
 // records until Backlog is at most target, and returns how many records and bytes it
 // skipped. It reads the frames it skips, so the record count is exact; bytes are log bytes
 // (headers included, and damaged bytes on the way, which are also reported as damage).
-// Records a concurrent Next already returned may still be delivered.
+// Records a concurrent Next already returned may still be delivered; DropOldestUnread
+// tells them apart.
 func (c *Cursor) DropOldest(target int64) (records int, bytes int64, err error) {
+	records, _, bytes, err = c.DropOldestUnread(target)
+	return records, bytes, err
+}
+
+// DropOldestUnread is DropOldest that also reports how many of the skipped records had not
+// been returned by Next yet. The others were already handed to the reader: they may still
+// be delivered, so a caller that counts drops exactly counts them only if they never are.
+func (c *Cursor) DropOldestUnread(target int64) (records, unread int, bytes int64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.l.isClosed() {
-		return 0, 0, ErrClosed
+		return 0, 0, 0, ErrClosed
 	}
+	// Hold the reader still, so that "already returned by Next" is exact.
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	readPos := c.rd.pos
 	end, start := c.l.End(), c.Acked()
 	if end <= start || int64(end-start) <= max(target, 0) {
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	}
 	goal := end - Pos(max(target, 0))
 	r := reader{l: c.l, who: c.name, pos: start, bufSize: 64 << 10}
 	defer r.close()
 	var buf []byte
 	for r.pos < goal {
+		at := r.pos
 		out, ok, err := r.next(end, MaxRecordBytes, buf[:0])
 		if err != nil {
-			return 0, 0, fmt.Errorf("drop oldest of cursor %q: %w", c.name, err)
+			return 0, 0, 0, fmt.Errorf("drop oldest of cursor %q: %w", c.name, err)
 		}
 		if !ok {
 			break
 		}
 		buf = out
 		records++
+		if at >= readPos {
+			unread++
+		}
 	}
 	err = c.persist(r.pos) // as in Ack, a failed save still moves the position
 	c.acked.Store(uint64(r.pos))
 	c.l.wakeAcked()
-	return records, int64(r.pos - start), err
+	return records, unread, int64(r.pos - start), err
 }
 
 // Close releases the cursor: it stops holding segments on disk (its file keeps the

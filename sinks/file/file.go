@@ -6,6 +6,8 @@ package file
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -59,28 +61,67 @@ var Factory = sinks.Factory{
 type Sink struct {
 	mu    sync.Mutex
 	f     *os.File
+	fi    os.FileInfo // what f is, to notice the path being moved or deleted
 	path  string
 	host  string
 	fsync bool
 	buf   []byte
+	log   *slog.Logger
 }
 
 // New opens (creating it and its folders) the file in append mode.
 func New(spec sinks.Spec, o *Options) (*Sink, error) {
-	if err := os.MkdirAll(filepath.Dir(o.Path), 0o755); err != nil {
-		return nil, fmt.Errorf("create folder for %s: %w", o.Path, err)
+	s := &Sink{path: o.Path, host: spec.Host, fsync: o.Fsync == nil || *o.Fsync, log: spec.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
-	f, err := os.OpenFile(o.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", o.Path, err)
+	if err := s.open(); err != nil {
+		return nil, err
 	}
-	return &Sink{f: f, path: o.Path, host: spec.Host, fsync: o.Fsync == nil || *o.Fsync}, nil
+	return s, nil
 }
 
-// Send implements sinks.Sink: it writes the batch in one write and fsyncs.
+func (s *Sink) open() error {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		return fmt.Errorf("create folder for %s: %w", s.path, err)
+	}
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("stat %s: %w", s.path, err)
+	}
+	s.f, s.fi = f, fi
+	return nil
+}
+
+// reopenIfMoved reopens the path when the open file is no longer there: deleted, or moved
+// away by a rotation (logrotate's create mode). Writing on into it would hide the events.
+func (s *Sink) reopenIfMoved() error {
+	cur, err := os.Stat(s.path)
+	if err == nil && os.SameFile(cur, s.fi) {
+		return nil
+	}
+	s.log.Info("output file was moved or deleted; opening a new one", "path", s.path)
+	old := s.f
+	if err := s.open(); err != nil {
+		return err
+	}
+	old.Close()
+	return nil
+}
+
+// Send implements sinks.Sink: it writes the batch in one write and fsyncs. A failed write
+// is cut back off the file, so a retry never leaves half a line behind.
 func (s *Sink) Send(_ context.Context, batch []*event.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.reopenIfMoved(); err != nil {
+		return &sinks.Error{Kind: sinks.Retry, Err: err}
+	}
 	b := s.buf[:0]
 	for _, e := range batch {
 		b = event.AppendJSON(b, e, s.host)
@@ -90,7 +131,9 @@ func (s *Sink) Send(_ context.Context, batch []*event.Event) error {
 	if cap(s.buf) > 16<<20 {
 		s.buf = nil // do not keep a huge buffer after a burst
 	}
+	before, _ := s.f.Seek(0, io.SeekEnd)
 	if _, err := s.f.Write(b); err != nil {
+		s.f.Truncate(before)
 		return &sinks.Error{Kind: sinks.Retry, Err: fmt.Errorf("write %s: %w", s.path, err)}
 	}
 	if s.fsync {

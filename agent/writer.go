@@ -167,6 +167,10 @@ func (w *writer) appendDurably(ctx context.Context) error {
 			return nil
 		}
 		w.m.bufferErrors.Inc()
+		// A full disk may be held by a segment every sink has already taken.
+		if rerr := w.log.Reclaim(); rerr != nil {
+			w.logger.Debug("cannot reclaim the active buffer segment", "err", rerr)
+		}
 		if time.Since(lastLog) >= time.Minute {
 			lastLog = time.Now()
 			w.logger.Warn("cannot write the disk buffer (is the disk under state_dir full?); "+

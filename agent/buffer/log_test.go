@@ -559,3 +559,62 @@ func TestCursorSaveSurvivesATornSlot(t *testing.T) {
 		t.Errorf("after another save at %d, want %d", c3.Acked(), recs[8].Next)
 	}
 }
+
+// TestReclaimFreesAnAcknowledgedActiveSegment: once every cursor has acknowledged the
+// active segment, Reclaim removes it from disk (a full disk must not stay full).
+func TestReclaimFreesAnAcknowledgedActiveSegment(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := l.Cursor("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append([]byte("one"), []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	end, err := l.Sync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := func() []string { m, _ := filepath.Glob(filepath.Join(dir, "*.seg")); return m }
+	before := segs()
+	if err := l.Reclaim(); err != nil || !equalStrings(segs(), before) {
+		t.Fatalf("reclaimed a segment a cursor still needs: %v %v", err, segs())
+	}
+	if err := c.Ack(end); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reclaim(); err != nil {
+		t.Fatal(err)
+	}
+	after := segs()
+	if len(after) != 1 || after[0] == before[0] {
+		t.Fatalf("segments before %v, after %v", before, after)
+	}
+	if err := l.Append([]byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := c.Next(context.Background(), 10, 1<<20)
+	if err != nil || len(recs) != 1 || string(recs[0].Data) != "three" {
+		t.Fatalf("after reclaim: %v %v", recs, err)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -249,3 +249,38 @@ func (l *Log) rollback() error {
 	l.mu.Unlock()
 	return nil
 }
+
+// Reclaim frees the disk the active segment holds once every open cursor has acknowledged
+// all of it: the log starts a new, empty segment at its end and the old one is removed like
+// any acknowledged segment. Otherwise an active segment leaves the disk only when it fills
+// up and rolls, so a disk too small for one segment would stay full after every sink caught
+// up. The writer calls it when a write fails. It does nothing while records await a Sync,
+// while no cursor is open, or while some cursor is behind.
+func (l *Log) Reclaim() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.ready(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	ok := l.written == l.end && len(l.cursors) > 0 && l.segs[len(l.segs)-1].size > 0
+	for _, c := range l.cursors {
+		if c == nil || c.Acked() < l.end {
+			ok = false
+		}
+	}
+	l.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if err := l.roll(); err != nil {
+		return l.fail("roll", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return l.fail("fsync folder of", err)
+	}
+	l.dirDirty = false
+	l.publish()
+	l.wakeAcked() // removes the old segment: it is wholly acknowledged and sealed
+	return nil
+}

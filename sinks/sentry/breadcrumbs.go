@@ -1,6 +1,7 @@
 package sentry
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -9,10 +10,16 @@ import (
 	"github.com/winship/winship/agent/event"
 )
 
-// Bounds on what one breadcrumb keeps, so that a chatty source cannot grow the sink.
+// Bounds on what one breadcrumb keeps, so that a chatty source cannot grow the sink and
+// an error with 20 breadcrumbs stays far below Sentry's 1 MiB (200 KB gzipped) event cap.
 const (
+	// maxCrumbMessage bounds a breadcrumb's message in bytes, cutMark included.
 	maxCrumbMessage = 1024
-	maxCrumbFields  = 2048
+	// maxCrumbFields bounds a breadcrumb's data: larger fields keep their keys in order
+	// with big values cut (see boundedContext) until the JSON fits.
+	maxCrumbFields = 2048
+	// cutMark ends a breadcrumb message that was cut, so the reader sees it is not whole.
+	cutMark = "…"
 	// crumbHistory is how many entries per wanted breadcrumb a source keeps. An error is
 	// sent some time after it was written, while later entries keep arriving; keeping more
 	// than N lets the error still find the N entries written before it.
@@ -55,10 +62,7 @@ func (b *breadcrumbs) observe(e *event.Event) {
 		return
 	}
 	c := crumb{time: e.Time, level: e.Level, source: e.Source,
-		message: cloneCut(e.Message, maxCrumbMessage)}
-	if len(e.Fields) <= maxCrumbFields {
-		c.fields = append([]byte(nil), e.Fields...)
-	}
+		message: cloneMarked(e.Message, maxCrumbMessage), fields: crumbFields(e.Fields)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := b.sources[e.Source]
@@ -117,7 +121,26 @@ func (r *crumbRing) newestBefore(to, from time.Time, n int) []crumb {
 	return out
 }
 
-// cloneCut copies s (so the copy does not pin a larger buffer) cut to n bytes.
-func cloneCut(s string, n int) string {
-	return string(append([]byte(nil), cutUTF8(s, n)...))
+// cloneMarked copies s (so the copy does not pin a larger buffer) cut to at most n bytes,
+// ending in cutMark when it was cut.
+func cloneMarked(s string, n int) string {
+	if len(s) <= n {
+		return string(append([]byte(nil), s...))
+	}
+	return cutUTF8(s, n-len(cutMark)) + cutMark
+}
+
+// crumbFields copies the entry's fields for a breadcrumb. Fields over maxCrumbFields are
+// decoded and bounded (values cut, keys past the limit counted), which costs a decode
+// only for the rare large entry.
+func crumbFields(raw []byte) []byte {
+	if len(raw) <= maxCrumbFields {
+		return append([]byte(nil), raw...)
+	}
+	fields, _ := decodeFields(raw)
+	b, err := json.Marshal(boundedContext(fields, maxCrumbFields))
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -3,6 +3,7 @@ package sentry
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +101,42 @@ func TestObserveWhileSending(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// A 200 KB info line must not ride whole on the next error: the message and the data of
+// each breadcrumb are capped, the cut visible, and 20 of them stay far below Sentry's caps.
+func TestBreadcrumbsOfHugeLinesAreCapped(t *testing.T) {
+	srv := sentryfake.New(t, sentryfake.Options{})
+	s := newTestSink(t, srv, sinkSetup{})
+	e := errEvent("boom", 0)
+	huge := strings.Repeat("payload ", 200<<10/8)
+	for i := 20; i >= 1; i-- {
+		info := infoEvent("step "+strconv.Itoa(i)+" "+huge, e.Time.Add(-time.Duration(i)*time.Second))
+		info.Fields = []byte(`{"route":"/deals","body":` + string(mustJSON(huge)) + `}`)
+		s.Observe(info)
+	}
+	if err := s.Send(context.Background(), []*eventT{e}); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Events()[0]
+	if n := len(got.Event.Breadcrumbs); n != 20 {
+		t.Fatalf("%d breadcrumbs, want 20", n)
+	}
+	for i, b := range got.Event.Breadcrumbs {
+		if len(b.Message) > maxCrumbMessage || !strings.HasSuffix(b.Message, "…") ||
+			!strings.HasPrefix(b.Message, "step ") {
+			t.Fatalf("breadcrumb %d message of %d bytes, want at most %d ending in …: %.40q",
+				i, len(b.Message), maxCrumbMessage, b.Message)
+		}
+		data := mustJSON(b.Data)
+		if len(data) > 2*maxCrumbFields || b.Data["route"] != "/deals" ||
+			!strings.Contains(string(data), "truncated") {
+			t.Fatalf("breadcrumb %d data of %d bytes, want the route kept and body cut: %.200s",
+				i, len(data), data)
+		}
+	}
+	t.Logf("event with 20 breadcrumbs of 200 KB lines: %d bytes", len(got.Raw))
+	if len(got.Raw) > 128<<10 {
+		t.Errorf("event with 20 capped breadcrumbs is %d bytes, want far below 1 MiB", len(got.Raw))
+	}
 }

@@ -28,6 +28,11 @@ func TestValidateNamesKeyWithoutSecrets(t *testing.T) {
 			"dsn", "has no project id"},
 		{"no project path", func(o *Options) { o.DSN = "https://" + goodKey + "@sentry.io" },
 			"dsn", "has no project id"},
+		{"project id not a number", func(o *Options) { o.DSN = "https://" + goodKey + "@host/abc" },
+			"dsn", "has a project id that is not a number"},
+		{"project slug under a path", func(o *Options) {
+			o.DSN = "https://" + goodKey + ":" + goodSecret + "@host/sentry/my-project"
+		}, "dsn", "has a project id that is not a number"},
 		{"not a url", func(o *Options) { o.DSN = "https://" + goodKey + ":" + goodSecret + "@ho st/%zz" },
 			"dsn", "is not a URL"},
 		{"bad port", func(o *Options) { o.DSN = "https://" + goodKey + ":" + goodSecret + "@host:99999999999/1" },
@@ -92,6 +97,10 @@ func TestFactoryDefaults(t *testing.T) {
 		if d.MinLevel != "error" || !d.Dedupe || d.Concurrency < 1 || d.MaxEvents < 1 ||
 			d.MaxWait <= 0 || d.MaxWait > time.Second {
 			t.Errorf("%s defaults %+v", typ, d)
+		}
+		// A line must reach its sink within 250 ms at p99; the batch wait is most of it.
+		if d.MaxWait != 50*time.Millisecond {
+			t.Errorf("%s batch.max_wait default %s, want 50ms", typ, d.MaxWait)
 		}
 		o := f.NewOptions().(*Options)
 		if o.Breadcrumbs != 20 || o.BreadcrumbsWindow != 5*time.Minute {

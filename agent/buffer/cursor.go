@@ -381,6 +381,20 @@ func (c *Cursor) DropOldestUnread(target int64) (records, unread int, bytes int6
 	return records, unread, int64(r.pos - start), err
 }
 
+// releaseRemoved closes the reader's file when it belongs to one of the removed segments.
+// A reader busy in Next (or a DropOldest holding it) is skipped: it moves on by itself.
+func (c *Cursor) releaseRemoved(dead []segment) {
+	if !c.rmu.TryLock() {
+		return
+	}
+	defer c.rmu.Unlock()
+	for _, s := range dead {
+		if c.rd.f != nil && c.rd.seg.base == s.base {
+			c.rd.close()
+		}
+	}
+}
+
 // Close releases the cursor: it stops holding segments on disk (its file keeps the
 // position for the next Cursor call) and a waiting Next returns ErrClosed.
 func (c *Cursor) Close() error {

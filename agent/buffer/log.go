@@ -252,12 +252,25 @@ func (l *Log) wakeAcked() {
 	close(l.ackCh)
 	l.ackCh = make(chan struct{})
 	dead := l.collectLocked()
+	var cursors []*Cursor
+	if len(dead) > 0 {
+		for _, c := range l.cursors {
+			if c != nil {
+				cursors = append(cursors, c)
+			}
+		}
+	}
 	l.mu.Unlock()
 	for _, s := range dead {
 		err := os.Remove(l.segPath(s.base))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			l.log.Warn("buffer: remove segment", "path", l.segPath(s.base), "err", err)
 		}
+	}
+	// A removed file's space is freed only when its last descriptor closes: an idle
+	// reader parked at the end of a removed segment must let go of it now.
+	for _, c := range cursors {
+		c.releaseRemoved(dead)
 	}
 }
 

@@ -35,7 +35,7 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Errorf("options: %+v", o)
 	}
 	d := Factory.Defaults
-	if d.MaxEvents != 1000 || d.MaxWait != time.Second || d.Concurrency < 2 ||
+	if d.MaxEvents != 1000 || d.MaxWait != 100*time.Millisecond || d.Concurrency < 2 ||
 		d.Concurrency > 4 || d.Dedupe || d.MinLevel != "" {
 		t.Errorf("defaults: %+v", d)
 	}

@@ -36,7 +36,7 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Errorf("defaults: %+v", o)
 	}
 	d := Factory.Defaults
-	if d.MaxEvents != 1000 || d.MaxBytes != 1<<20 || d.MaxWait != time.Second ||
+	if d.MaxEvents != 1000 || d.MaxBytes != 1<<20 || d.MaxWait != 100*time.Millisecond ||
 		d.Concurrency < 2 || d.Dedupe || d.MinLevel != "" {
 		t.Errorf("factory defaults: %+v", d)
 	}

@@ -16,7 +16,7 @@ var Factory = sinks.Factory{
 	Defaults: sinks.Defaults{
 		MaxEvents:   1000,
 		MaxBytes:    1 << 20,
-		MaxWait:     time.Second,
+		MaxWait:     100 * time.Millisecond, // keeps a line's way to the server well under 250 ms
 		Concurrency: concurrency,
 	},
 	New: func(spec sinks.Spec, opts sinks.Options) (sinks.Sink, error) {

@@ -11,6 +11,8 @@
 // (shared by concurrent Sends). It returns nil when every event was accepted or held back
 // by the guard, one *sinks.Error when all failed alike, else a *sinks.PartialError. The
 // pipeline owns retries, backoff, pauses and dead letters; this package classifies.
+// Counters reports what the pipeline cannot see (events sent, held back by the quota or
+// the spike guard, shrunk, too large, rate limited) for winship_sink_events_total.
 //
 // # Mapping
 //
@@ -38,7 +40,9 @@
 //     "frontend" context, platform javascript and the tag origin=browser.
 //   - breadcrumbs: the last N entries (breadcrumbs, default 20) of the same source written
 //     at or before the error and within breadcrumbs_window (default 5m); category is the
-//     source, data the entry's keys. Each source keeps 8N entries so an error that waits
+//     source, data the entry's keys. A message is cut to 1 KiB ending in "…", and data
+//     over 2 KiB keeps its keys with big values cut ("…[truncated]"), so 20 breadcrumbs
+//     of 200 KB lines add about 35 KB. Each source keeps 8N entries so an error that waits
 //     in the buffer still finds the ones written before it.
 //
 // # Answers
@@ -62,16 +66,28 @@
 // # Quota and spike guard
 //
 // quota {max_events, period} caps the events sent per period (periods follow each other
-// from the first start); spike {max_per_minute} caps the events of one issue per minute,
-// the issue keyed by exception type and top in-app frame (or logger and message). An
-// event over a limit is not sent: it is counted (Stats), appended to overflow.jsonl in
-// the sink's state folder (rotated at 16 MiB to overflow.jsonl.1) and reported to the
-// pipeline as delivered, a counted policy removal. The first overflow of a quota period,
-// and of each issue's minute, logs a warning. The next event of that issue that is sent
-// carries the number held back in the tag winship.held_back and the winship context.
-// Only accepted sends count: a send reserves its place and gives it back when it fails.
-// The count and the held-back numbers are saved in guard.json at most once a second and
-// on Close, so a restart keeps them (a crash may forget the last second).
+// from the first start); spike {max_per_minute} caps the events of one issue per minute.
+// The issue is keyed as Sentry groups: exception type and top in-app frame; for an
+// exception without frames, its type and value; for an entry without a stack, its
+// message; the value and the message with each run of digits replaced by "N", so "Order
+// 123 failed" and "Order 124 failed" are one issue. An event over a limit is not sent: it
+// is counted (Counters), appended to overflow.jsonl in the sink's state folder (rotated at
+// 16 MiB to overflow.jsonl.1) and reported to the pipeline as delivered, a counted policy
+// removal. The first overflow of a quota period, and of each issue's minute, logs a
+// warning. The next event of that issue that is sent carries the number held back in the
+// tag winship.held_back and the winship context; the counts of at most 4,096 issues are
+// kept, the issue held back least recently forgotten first.
+//
+// The quota is reserved before events are sent (write-ahead): guard.json holds the
+// period's start and a reservation, raised by a chunk (a thousandth of max_events, 1 to
+// 100) and written with fsync and an atomic rename before any event uses a place beyond
+// it. A failed send gives its place back in memory; only accepted sends count. A restart
+// counts the whole saved reservation as used, so kill -9 at any instant never lets the
+// quota be exceeded and leaves at most one chunk (plus the places of sends that had just
+// failed) unused. A reservation that cannot be written keeps the event in the pipeline
+// (Retry). The accepted count and held-back counts are saved at most once a second and
+// on Close. Spike windows live in memory only: a restart starts a fresh minute for every
+// issue (the quota still counts those events).
 //
 // # Sentry and GlitchTip
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,18 +150,18 @@ func TestSpikeGuardPerIssue(t *testing.T) {
 
 func TestHeldBackCountKeptWhenItsSendFails(t *testing.T) {
 	g := newGuard(Quota{}, Spike{MaxPerMinute: 1}, "", newClock().Now, discardLogger())
-	t1, _ := g.admit("A")
-	if _, reason := g.admit("A"); reason != reasonSpike {
+	t1, _, _ := g.admit("A")
+	if _, reason, _ := g.admit("A"); reason != reasonSpike {
 		t.Fatal("second event of the minute admitted")
 	}
 	g.commit(t1)
 	g.now = func() time.Time { return newClock().Now().Add(time.Minute) }
-	t2, _ := g.admit("A")
+	t2, _, _ := g.admit("A")
 	if t2.heldBack != 1 {
 		t.Fatalf("heldBack %d, want 1", t2.heldBack)
 	}
 	g.release(t2)
-	t3, _ := g.admit("A")
+	t3, _, _ := g.admit("A")
 	if t3.heldBack != 1 {
 		t.Errorf("failed send lost the held-back count: %d", t3.heldBack)
 	}
@@ -206,4 +207,115 @@ func bytesOf(c byte, n int) []byte {
 		b[i] = c
 	}
 	return b
+}
+
+// Hundreds of distinct held-back groups must not grow guard.json without bound: it keeps
+// the maxHeldGroups held back most recently, in memory and on disk, and counts evictions.
+func TestHeldBackGroupsBoundedOldestEvicted(t *testing.T) {
+	dir := t.TempDir()
+	clock := newClock()
+	g := newGuard(Quota{MaxEvents: 1, Period: time.Hour}, Spike{}, dir, clock.Now, discardLogger())
+	tk, _, _ := g.admit("sent")
+	g.commit(tk)
+	const extra = 50
+	for i := 0; i < maxHeldGroups+extra; i++ {
+		if _, reason, _ := g.admit("group " + itoa(i)); reason != reasonQuota {
+			t.Fatalf("event %d not held back: %q", i, reason)
+		}
+	}
+	g.admit("group 60") // held again: now the most recent
+	if err := g.close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.evicted.Load(); n != extra {
+		t.Errorf("%d groups evicted, want %d", n, extra)
+	}
+	var st guardState
+	b, err := os.ReadFile(filepath.Join(dir, guardStateFile))
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.HeldBack) != maxHeldGroups {
+		t.Fatalf("guard.json holds %d groups, want at most %d", len(st.HeldBack), maxHeldGroups)
+	}
+	first, last := st.HeldBack[0], st.HeldBack[len(st.HeldBack)-1]
+	if first.Group != "group "+itoa(extra) || last.Group != "group 60" || last.N != 2 {
+		t.Errorf("oldest kept %+v, newest %+v; want group %d first, group 60 (2) last",
+			first, last, extra)
+	}
+	// A restart keeps the order: the next new group evicts the oldest saved one.
+	g2 := newGuard(Quota{MaxEvents: 1, Period: time.Hour}, Spike{}, dir, clock.Now, discardLogger())
+	defer g2.close()
+	g2.admit("one more")
+	g2.mu.Lock()
+	defer g2.mu.Unlock()
+	if g2.held.len() != maxHeldGroups || g2.held.take("group "+itoa(extra)) != 0 ||
+		g2.held.take("group "+itoa(extra+1)) != 1 {
+		t.Errorf("after a restart the oldest group was not the one evicted")
+	}
+}
+
+func TestIssueGroupOfStacklessErrors(t *testing.T) {
+	m := newMapper("web-1", defaultOptions(TypeSentry))
+	group := func(msg, stack string) string {
+		e := errEvent(msg, 0)
+		e.Stack = stack
+		return issueGroup(m.mapEvent(e))
+	}
+	tests := []struct{ a, b, stackA, stackB string }{
+		{"Order 123 failed", "Order 98765 failed", "", ""},
+		{"x", "y", "Error: order 17 not found", "Error: order 4096 not found"},
+		{"retry 1 of 3 for job 2024-12-03", "retry 2 of 3 for job 2025-01-30", "", ""},
+	}
+	for _, tt := range tests {
+		if ga, gb := group(tt.a, tt.stackA), group(tt.b, tt.stackB); ga != gb {
+			t.Errorf("%q and %q are different issues: %q, %q", tt.a+tt.stackA,
+				tt.b+tt.stackB, ga, gb)
+		}
+	}
+	if g := group("Order 123 failed", ""); g != "message: Order N failed" {
+		t.Errorf("group %q", g)
+	}
+	if g := group("x", "TypeError: order 17 not found"); g != "TypeError: order N not found" {
+		t.Errorf("group %q", g)
+	}
+	if group("x", "TypeError: a") == group("x", "RangeError: a") ||
+		group("Order 1 failed", "") == group("Order 1 shipped", "") {
+		t.Error("different types or words share an issue")
+	}
+	if g := group(strings.Repeat("ü", 1000), ""); len(g) > maxGroupKey {
+		t.Errorf("group of %d bytes, want at most %d", len(g), maxGroupKey)
+	}
+}
+
+// A flood of numbered stackless errors is one issue for the spike guard.
+func TestSpikeGuardTreatsNumberedMessagesAsOneIssue(t *testing.T) {
+	srv := sentryfake.New(t, sentryfake.Options{})
+	s := newTestSink(t, srv, sinkSetup{mutate: func(o *Options) {
+		o.Spike.MaxPerMinute = 3
+		o.Parallel = 1
+	}})
+	batch := make([]*eventT, 40)
+	for i := range batch {
+		batch[i] = errEvent("Order "+itoa(1000+i)+" failed", i)
+		batch[i].Stack = ""
+	}
+	if err := s.Send(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Events()); n != 3 {
+		t.Errorf("%d sent, want the spike limit of 3", n)
+	}
+	c := s.Counters()
+	if c["held_back_spike"] != 37 || c["sent"] != 3 {
+		t.Errorf("counters %v", c)
+	}
+	s.guard.mu.Lock()
+	defer s.guard.mu.Unlock()
+	if n := s.guard.held.len(); n != 1 {
+		t.Errorf("%d held-back groups, want 1", n)
+	}
 }

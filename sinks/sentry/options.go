@@ -30,7 +30,8 @@ const sdkName = "winship"
 // Options configure a sentry or glitchtip sink. Fields carry the YAML keys of the sink's
 // mapping; defaults come from NewOptions of the type.
 type Options struct {
-	// DSN is the project's client key URL: {scheme}://{public key}@{host}[/path]/{project}.
+	// DSN is the project's client key URL: {scheme}://{public key}@{host}[/path]/{project
+	// id}, the project id a number.
 	DSN         string            `yaml:"dsn"`
 	Environment string            `yaml:"environment"`
 	Release     string            `yaml:"release"`
@@ -64,8 +65,9 @@ type Quota struct {
 	Period    time.Duration `yaml:"period"`
 }
 
-// Spike caps how many events of one issue (exception type and top in-app frame) are sent
-// per minute. MaxPerMinute 0 turns the guard off.
+// Spike caps how many events of one issue (exception type and top in-app frame; without
+// frames, the type and value or the message, digits normalised) are sent per minute.
+// MaxPerMinute 0 turns the guard off.
 type Spike struct {
 	MaxPerMinute int `yaml:"max_per_minute"`
 }

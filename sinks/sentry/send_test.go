@@ -3,8 +3,10 @@ package sentry
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -343,5 +345,56 @@ func TestCombine(t *testing.T) {
 	}
 	if got := combine([]error{reject}); got != reject {
 		t.Errorf("batch of one: %v", got)
+	}
+}
+
+// Counters are what the pipeline exports as winship_sink_events_total: every key present
+// from the start, and each counting its own thing.
+func TestCountersCountWhatThePipelineCannotSee(t *testing.T) {
+	clock := newClock()
+	srv := sentryfake.New(t, sentryfake.Options{Now: clock.Now})
+	s := newTestSink(t, srv, sinkSetup{clock: clock, mutate: func(o *Options) {
+		o.Quota = Quota{MaxEvents: 3, Period: time.Hour}
+	}})
+	want := map[string]int64{"sent": 0, "held_back_quota": 0, "held_back_spike": 0,
+		"shrunk": 0, "shrunk_oversize": 0, "too_large": 0, "rate_limited": 0,
+		"overflow_write_errors": 0, "held_groups_evicted": 0, "guard_state_errors": 0}
+	if got := s.Counters(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("new sink counters %v, want %v", got, want)
+	}
+	send := func(e *eventT, answers ...sentryfake.Answer) error {
+		srv.Script(answers...)
+		return s.Send(context.Background(), []*eventT{e})
+	}
+	if err := send(errEvent("shrunk once", 100), sentryfake.TooLarge()); err != nil {
+		t.Fatal(err)
+	}
+	if send(errEvent("too large", 101), sentryfake.TooLarge(), sentryfake.TooLarge()) == nil {
+		t.Fatal("second 413 accepted")
+	}
+	// Random text does not compress: over a small max_compressed_bytes before any request.
+	big := errEvent("oversized", 102)
+	noise := make([]byte, 3000)
+	for i := range noise {
+		noise[i] = "0123456789abcdef"[rand.IntN(16)]
+	}
+	big.Fields = []byte(`{"a":"` + string(noise) + `","b":"` + string(noise[1:]) +
+		`","c":"` + string(noise[2:]) + `"}`)
+	s.opts.MaxCompressedBytes = 1800
+	if err := send(big); err != nil {
+		t.Fatal(err)
+	}
+	s.opts.MaxCompressedBytes = 0
+	if send(errEvent("limited", 103), sentryfake.RateLimited(5, "error")) == nil {
+		t.Fatal("429 accepted")
+	}
+	clock.Advance(10 * time.Second)
+	if err := s.Send(context.Background(), batchOf(3)); err != nil {
+		t.Fatal(err)
+	}
+	want["sent"], want["held_back_quota"] = 3, 2
+	want["shrunk"], want["too_large"], want["shrunk_oversize"], want["rate_limited"] = 2, 1, 1, 1
+	if got := s.Counters(); !reflect.DeepEqual(got, want) {
+		t.Errorf("counters %v,\nwant %v", got, want)
 	}
 }

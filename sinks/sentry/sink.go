@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +34,20 @@ type Sink struct {
 
 	holdUntil atomic.Int64 // unix nanoseconds until which the error category is held
 
-	sent      atomic.Int64
-	heldQuota atomic.Int64
-	heldSpike atomic.Int64
+	c         counters
 	closeOnce sync.Once
+}
+
+// counters are the sink's cumulative counts; see Counters for their meaning.
+type counters struct {
+	sent           atomic.Int64
+	heldQuota      atomic.Int64
+	heldSpike      atomic.Int64
+	shrunk         atomic.Int64
+	shrunkOversize atomic.Int64
+	tooLarge       atomic.Int64
+	rateLimited    atomic.Int64
+	overflowErrors atomic.Int64
 }
 
 // Stats are the sink's counters since it was built.
@@ -50,6 +61,7 @@ var (
 	_ sinks.Sink     = (*Sink)(nil)
 	_ sinks.Observer = (*Sink)(nil)
 	_ sinks.Tester   = (*Sink)(nil)
+	_ sinks.Counters = (*Sink)(nil)
 )
 
 // New builds a sink from validated options.
@@ -84,10 +96,41 @@ func newSink(spec sinks.Spec, o *Options, now func() time.Time) (*Sink, error) {
 // Observe implements sinks.Observer: entries below min_level become breadcrumbs.
 func (s *Sink) Observe(e *event.Event) { s.crumbs.observe(e) }
 
-// Stats returns the sink's counters.
+// Stats returns the sink's main counters.
 func (s *Sink) Stats() Stats {
-	return Stats{Sent: s.sent.Load(), HeldBackQuota: s.heldQuota.Load(),
-		HeldBackSpike: s.heldSpike.Load()}
+	return Stats{Sent: s.c.sent.Load(), HeldBackQuota: s.c.heldQuota.Load(),
+		HeldBackSpike: s.c.heldSpike.Load()}
+}
+
+// Counters implements sinks.Counters: cumulative counts since the sink was built, every
+// key always present. Cheap (atomic loads) and safe for concurrent use.
+//
+//   - sent: events the server accepted.
+//   - held_back_quota, held_back_spike: events the quota or the spike guard kept from
+//     being sent (reported delivered to the pipeline, written to overflow.jsonl).
+//   - shrunk: events shrunk and sent once more after a 413.
+//   - shrunk_oversize: events shrunk before their first request, being over
+//     max_event_bytes or max_compressed_bytes.
+//   - too_large: events refused as too large even when shrunk (Reject: dead-lettered).
+//   - rate_limited: 429 answers.
+//   - overflow_write_errors: held-back events that could not be written to overflow.jsonl.
+//   - held_groups_evicted: issue groups whose held-back count was forgotten to keep at
+//     most 4,096 of them.
+//   - guard_state_errors: failed writes of guard.json; a failed quota reservation
+//     also keeps its event from being sent (Retry).
+func (s *Sink) Counters() map[string]int64 {
+	return map[string]int64{
+		"sent":                  s.c.sent.Load(),
+		"held_back_quota":       s.c.heldQuota.Load(),
+		"held_back_spike":       s.c.heldSpike.Load(),
+		"shrunk":                s.c.shrunk.Load(),
+		"shrunk_oversize":       s.c.shrunkOversize.Load(),
+		"too_large":             s.c.tooLarge.Load(),
+		"rate_limited":          s.c.rateLimited.Load(),
+		"overflow_write_errors": s.c.overflowErrors.Load(),
+		"held_groups_evicted":   s.guard.evicted.Load(),
+		"guard_state_errors":    s.guard.saveErrors.Load(),
+	}
 }
 
 // Close implements sinks.Sink: it saves the guard state and closes the overflow file.
@@ -198,31 +241,35 @@ func (s *Sink) sendOne(ctx context.Context, e *event.Event) error {
 	ev := s.mapper.mapEvent(e)
 	ev.Breadcrumbs = s.crumbs.before(e.Source, e.Time)
 	group := issueGroup(ev)
-	t, reason := s.guard.admit(group)
+	t, reason, err := s.guard.admit(group)
+	if err != nil {
+		// Without a durable reservation a crash could let the quota be exceeded.
+		return &sinks.Error{Kind: sinks.Retry, Reason: "quota not reserved", Err: err}
+	}
 	if reason != "" {
 		s.holdBack(e, string(ev.EventID), group, reason)
 		return nil
 	}
 	heldBackNote(ev, t.heldBack)
-	_, err := s.deliver(ctx, ev)
-	if err != nil {
+	if _, err := s.deliver(ctx, ev); err != nil {
 		s.guard.release(t)
 		return err
 	}
 	s.guard.commit(t)
-	s.sent.Add(1)
+	s.c.sent.Add(1)
 	return nil
 }
 
 // holdBack records an event the guard kept from being sent: a counted policy removal.
 func (s *Sink) holdBack(e *event.Event, id, group, reason string) {
 	if reason == reasonQuota {
-		s.heldQuota.Add(1)
+		s.c.heldQuota.Add(1)
 	} else {
-		s.heldSpike.Add(1)
+		s.c.heldSpike.Add(1)
 	}
 	rec := overflowRecord{HeldAt: s.now().UTC(), Reason: reason, Group: group, EventID: id}
 	if err := s.overflow.append(rec, e); err != nil {
+		s.c.overflowErrors.Add(1)
 		s.log.Warn("held-back event not written to the overflow file; it is only counted",
 			"err", err, "path", s.overflow.path)
 	}
@@ -241,6 +288,7 @@ func (s *Sink) deliver(ctx context.Context, ev *sentrygo.Event) (answer, error) 
 	}
 	if a.status == 413 {
 		shrinkEvent(ev, shrinkHard)
+		s.c.shrunk.Add(1)
 		if body, err = s.encodeWithin(ev); err != nil {
 			return a, err
 		}
@@ -248,6 +296,7 @@ func (s *Sink) deliver(ctx context.Context, ev *sentrygo.Event) (answer, error) 
 			return a, &sinks.Error{Kind: sinks.Retry, Err: err}
 		}
 		if a.status == 413 {
+			s.c.tooLarge.Add(1)
 			return a, &sinks.Error{Kind: sinks.Reject, Status: 413,
 				Reason: "event too large even after shrinking"}
 		}
@@ -262,10 +311,14 @@ func (s *Sink) encode(ev *sentrygo.Event) ([]byte, error) {
 			shrinkEvent(ev, level)
 		}
 		body, ok, err := s.tryEncode(ev)
+		if ok && level != shrinkNone {
+			s.c.shrunkOversize.Add(1)
+		}
 		if err != nil || ok {
 			return body, err
 		}
 	}
+	s.c.tooLarge.Add(1)
 	return nil, &sinks.Error{Kind: sinks.Reject, Status: 413,
 		Reason: "event over max_event_bytes even after shrinking"}
 }
@@ -274,6 +327,7 @@ func (s *Sink) encode(ev *sentrygo.Event) ([]byte, error) {
 func (s *Sink) encodeWithin(ev *sentrygo.Event) ([]byte, error) {
 	body, ok, err := s.tryEncode(ev)
 	if err == nil && !ok {
+		s.c.tooLarge.Add(1)
 		err = &sinks.Error{Kind: sinks.Reject, Status: 413,
 			Reason: "event over max_event_bytes even after shrinking"}
 	}
@@ -314,6 +368,7 @@ func (s *Sink) classify(a answer) error {
 		}
 		return nil
 	case a.status == 429:
+		s.c.rateLimited.Add(1)
 		d := s.rateLimitWait(a)
 		s.hold(d)
 		return &sinks.Error{Kind: sinks.Retry, Status: 429, After: d, Reason: reason}
@@ -343,29 +398,57 @@ func (s *Sink) rateLimitWait(a answer) time.Duration {
 	return defaultRateLimitWait
 }
 
-// issueGroup keys the spike guard: the exception type and the top in-app frame, as Sentry
-// would group the event; for events without a stack, the logger and message.
+// issueGroup keys the spike guard as Sentry would group the event: the exception type and
+// the top in-app frame (else the top frame). Without frames, the exception type and value,
+// and without an exception, the message, each with runs of digits replaced by "N", so that
+// "Order 123 failed" and "Order 124 failed" are one issue. At most maxGroupKey bytes.
 func issueGroup(ev *sentrygo.Event) string {
 	if len(ev.Exception) == 0 {
-		return "message:" + ev.Logger + ":" + cutRunes(ev.Message, 100)
+		return cutUTF8("message: "+normalizeDigits(cutRunes(ev.Message, 200)), maxGroupKey)
 	}
 	ex := ev.Exception[len(ev.Exception)-1]
-	g := ex.Type
-	if ex.Stacktrace != nil {
-		fs := ex.Stacktrace.Frames
-		top := -1
-		for i := len(fs) - 1; i >= 0; i-- {
-			if fs[i].InApp {
-				top = i
-				break
-			}
-		}
-		if top < 0 && len(fs) > 0 {
-			top = len(fs) - 1
-		}
-		if top >= 0 {
-			g += " at " + fs[top].Function + " (" + fs[top].Filename + ")"
+	if f := topFrame(ex.Stacktrace); f != nil {
+		return cutUTF8(ex.Type+" at "+f.Function+" ("+f.Filename+")", maxGroupKey)
+	}
+	return cutUTF8(ex.Type+": "+normalizeDigits(cutRunes(ex.Value, 200)), maxGroupKey)
+}
+
+// maxGroupKey bounds an issue group's key, in memory, in guard.json and overflow.jsonl.
+const maxGroupKey = 200
+
+// topFrame returns the newest in-app frame of st, else its newest frame, else nil.
+func topFrame(st *sentrygo.Stacktrace) *sentrygo.Frame {
+	if st == nil || len(st.Frames) == 0 {
+		return nil
+	}
+	fs := st.Frames
+	for i := len(fs) - 1; i >= 0; i-- {
+		if fs[i].InApp {
+			return &fs[i]
 		}
 	}
-	return g
+	return &fs[len(fs)-1]
+}
+
+// normalizeDigits replaces each run of ASCII digits in s with "N".
+func normalizeDigits(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	inRun := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isDigit(c) && inRun:
+		case isDigit(c):
+			b.WriteByte('N')
+			inRun = true
+		default:
+			b.WriteByte(c)
+			inRun = false
+		}
+	}
+	return b.String()
 }

@@ -163,7 +163,8 @@ func (a *agent) run(ctx context.Context, opts Options) error {
 
 	batches := make(chan source.Batch, 4)
 	wr := &writer{log: a.log, store: a.store, workers: a.workers, m: a.m,
-		logger: a.logger.With("component", "writer"), fullLog: map[string]time.Time{}}
+		logger: a.logger.With("component", "writer"), fullLog: map[string]time.Time{},
+		drops: map[string]dropTally{}}
 	wh := &writerHandle{in: batches, done: make(chan struct{})}
 	go func() {
 		wh.err = wr.run(readCtx, batches)

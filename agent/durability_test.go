@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,24 +227,58 @@ func TestTooLargeBatchesAreSplit(t *testing.T) {
 	}
 }
 
-// TestPausedSinkDeliversWhenAccepted: 403 (bad token) pauses the sink and keeps the data;
-// once the server accepts again, everything is delivered.
+// TestPausedSinkDeliversWhenAccepted: 403 (bad token), then 402 (quota) pause the sink and
+// keep the data; each new reason is logged at once; once the server accepts again,
+// everything is delivered and the resumption is logged.
 func TestPausedSinkDeliversWhenAccepted(t *testing.T) {
 	dir := t.TempDir()
 	fake := httpfake.New(t, httpfake.Config{})
-	fake.Down(httpfake.Answer{Status: 403})
+	fake.QueueN(2, httpfake.Answer{Status: 403})
+	fake.Down(httpfake.Answer{Status: 402})
 	cfg := httpSetup(t, dir, fake.URL, "")
 	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, 500, 0)
-	r := startRun(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := fake.Wait(ctx, func(s httpfake.Stats) bool { return s.Requests >= 3 }); err != nil {
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{})
+	}()
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	if err := fake.Wait(wctx, func(s httpfake.Stats) bool { return s.Requests >= 4 }); err != nil {
 		t.Fatal(err)
 	}
 	fake.Up()
 	waitAccepted(t, fake, 500)
-	r.stop(t)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 	checkEachOnce(t, fake, 500)
+	out := logs.String()
+	for _, want := range []string{"status 403", "status 402", "sink resumed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestBlockWhenFullPausesReading: with the sink down and buffer.max_bytes reached, reading

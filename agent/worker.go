@@ -47,6 +47,9 @@ type worker struct {
 	inflight   []buffer.Pos
 	lastPause  atomic.Int64 // unix nanos of the last pause error logged
 	lastRetry  atomic.Int64 // unix nanos of the last retry warning logged
+
+	pauseMu     sync.Mutex
+	pauseReason string // what the destination said when it paused the sink; "" when not paused
 }
 
 func newWorker(cfg config.Sink, sink sinks.Sink, cursor *buffer.Cursor, dead *deadLetters,
@@ -357,7 +360,29 @@ func (w *worker) partial(ctx context.Context, events []*event.Event,
 func (w *worker) acknowledged(n int) {
 	w.delivered.Add(int64(n))
 	w.cSent.Add(float64(n))
-	w.m.paused.WithLabelValues(w.cfg.Name).Set(0)
+	w.pauseMu.Lock()
+	was := w.pauseReason
+	w.pauseReason = ""
+	w.pauseMu.Unlock()
+	if was != "" {
+		w.m.paused.WithLabelValues(w.cfg.Name).Set(0)
+		w.logger.Info("sink resumed: its destination accepts events again", "was", was)
+	}
+}
+
+// notePause reports whether a pause should be logged now: when its reason changed, or a
+// minute after the last time.
+func (w *worker) notePause(ce *sinks.Error, now time.Time) bool {
+	reason := ce.Error()
+	w.pauseMu.Lock()
+	changed := reason != w.pauseReason
+	w.pauseReason = reason
+	w.pauseMu.Unlock()
+	if changed {
+		w.lastPause.Store(now.UnixNano())
+		return true
+	}
+	return logEvery(&w.lastPause, now, time.Minute)
 }
 
 // deadLetter writes rejected events to the sink's dead-letter file; until that works they
@@ -386,7 +411,7 @@ func (w *worker) wait(ctx context.Context, bo *backoff, ce *sinks.Error) bool {
 	now := time.Now()
 	if ce.Kind == sinks.Pause {
 		w.m.paused.WithLabelValues(w.cfg.Name).Set(1)
-		if logEvery(&w.lastPause, now, time.Minute) {
+		if w.notePause(ce, now) {
 			w.logger.Error("sink paused by its destination; its events are kept and "+
 				"it is probed again", "err", ce.Error(), "retry_in", d.Round(time.Millisecond))
 		}

@@ -37,6 +37,7 @@ type writer struct {
 	lastSave time.Time
 	dirty    bool
 	fullLog  map[string]time.Time // when "buffer full" was last logged, by sink
+	drops    map[string]dropTally // drop_oldest removals not logged yet, by sink
 }
 
 // run appends what the followers send until in is closed. Once ctx has ended it stops
@@ -196,10 +197,7 @@ func (w *writer) makeRoom(ctx context.Context, incoming int64) error {
 			if err != nil {
 				return err
 			}
-			if recs > 0 {
-				w.logger.Warn("buffer full: dropped the sink's oldest events (when_full: "+
-					"drop_oldest)", "sink", wk.cfg.Name, "events", recs, "bytes", bytes)
-			}
+			w.noteDropped(wk.cfg.Name, recs, bytes)
 			continue
 		}
 		for wk.cursor.Backlog() >= limit {
@@ -220,6 +218,31 @@ func (w *writer) makeRoom(ctx context.Context, incoming int64) error {
 		}
 	}
 	return nil
+}
+
+// noteDropped logs events dropped by drop_oldest: at once for the first drop, then at most
+// every ten seconds with the totals since, so a long outage does not flood the log. The
+// exact count is always in winship_events_dropped_total.
+func (w *writer) noteDropped(sink string, recs int, bytes int64) {
+	if recs == 0 {
+		return
+	}
+	d := w.drops[sink]
+	d.events += recs
+	d.bytes += bytes
+	if time.Since(d.logged) >= 10*time.Second {
+		w.logger.Warn("buffer full: dropped the sink's oldest events (when_full: drop_oldest)",
+			"sink", sink, "events", d.events, "bytes", d.bytes)
+		d = dropTally{logged: time.Now()}
+	}
+	w.drops[sink] = d
+}
+
+// dropTally is what drop_oldest removed since it was last logged.
+type dropTally struct {
+	events int
+	bytes  int64
+	logged time.Time
 }
 
 func (w *writer) save() error {

@@ -42,7 +42,6 @@ func (f *follower) readAvailable(ctx context.Context) (bool, error) {
 		if f.maybeHole && len(f.carry) == 0 && !f.skipping {
 			f.skipHole()
 		}
-		f.maybeHole = false
 		start := f.pos()
 		n, err := f.file.ReadAt(buf, start)
 		if n > 0 && !f.unchangedBefore() {
@@ -53,6 +52,7 @@ func (f *follower) readAvailable(ctx context.Context) (bool, error) {
 		}
 		if n > 0 {
 			grew = true
+			f.maybeHole = buf[n-1] == 0 // (an empty file just truncated keeps it set)
 			f.src.metrics.bytes.Add(int64(n))
 			if err := f.consume(ctx, buf[:n], start); err != nil {
 				return grew, err
@@ -67,7 +67,6 @@ func (f *follower) readAvailable(ctx context.Context) (bool, error) {
 		if f.target >= 0 && f.pos() >= f.target {
 			return grew, nil
 		}
-		f.maybeHole = buf[n-1] == 0
 	}
 }
 

@@ -189,6 +189,9 @@ func (a *agent) run(ctx context.Context, opts Options) error {
 		a.logger.Error("cannot save checkpoints at shutdown; some lines will be read again",
 			"err", err)
 	}
+	if errors.Is(result, ErrTimeout) {
+		cancelSends() // --timeout is the whole budget: no extra shutdown_timeout
+	}
 	stopWorkers()
 	a.waitWorkers(&workers, cancelSends)
 	a.summary()
@@ -246,13 +249,18 @@ func (a *agent) waitOnce(ctx context.Context, sourcesDone chan struct{}, wh *wri
 	case <-deadline:
 		return fmt.Errorf("%w (still reading files after %s)", ErrTimeout, timeout)
 	}
+	var unreadable error
+	if n := a.srcM.Snapshot()["open_errors"]; n > 0 {
+		// Finish delivering what could be read, then say that something could not be.
+		unreadable = fmt.Errorf("%d matched file(s) could not be opened (see the warnings)", n)
+	}
 	if err := wh.finish(); err != nil {
 		a.logger.Error("cannot save checkpoints", "err", err)
 	}
 	for {
 		acked := a.log.Acked()
 		if a.allDelivered() {
-			return nil
+			return unreadable
 		}
 		select {
 		case <-acked:

@@ -48,6 +48,10 @@ type worker struct {
 	lastPause  atomic.Int64 // unix nanos of the last pause error logged
 	lastRetry  atomic.Int64 // unix nanos of the last retry warning logged
 
+	// stop is closed when the agent stops: waits between attempts end at once (only a
+	// request already on the wire gets the shutdown_timeout).
+	stop <-chan struct{}
+
 	pauseMu     sync.Mutex
 	pauseReason string // what the destination said when it paused the sink; "" when not paused
 }
@@ -98,6 +102,7 @@ type job struct {
 // run delivers until readCtx ends (then no new batch is started) and the batches in flight
 // are resolved or sendCtx ends. It returns when all its goroutines have.
 func (w *worker) run(readCtx, sendCtx context.Context) {
+	w.stop = readCtx.Done()
 	jobs := make(chan *job)
 	done := make(chan *job, w.concurrency)
 	var senders sync.WaitGroup
@@ -398,7 +403,7 @@ func (w *worker) deadLetter(ctx context.Context, events []*event.Event, ce *sink
 			return true
 		}
 		w.logger.Error("cannot write the dead-letter file; keeping the events", "err", err)
-		if !sleepCtx(ctx, bo.next(0)) {
+		if !w.sleep(ctx, bo.next(0)) {
 			return false
 		}
 	}
@@ -419,7 +424,22 @@ func (w *worker) wait(ctx context.Context, bo *backoff, ce *sinks.Error) bool {
 		w.logger.Warn("send failed; retrying", "err", ce.Error(),
 			"retry_in", d.Round(time.Millisecond))
 	}
-	return sleepCtx(ctx, d)
+	return w.sleep(ctx, d)
+}
+
+// sleep waits d, or until ctx ends or the agent stops; it reports whether the full wait
+// passed.
+func (w *worker) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-w.stop:
+		return false
+	}
 }
 
 func logEvery(last *atomic.Int64, now time.Time, every time.Duration) bool {

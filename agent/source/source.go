@@ -30,7 +30,7 @@ type Batch struct {
 // Metrics are the source's counters; the agent exports them.
 type Metrics struct {
 	lines, bytes, partial, truncated, truncations, opened, closed, rescans atomic.Int64
-	nulBytes, recovered, overflows                                         atomic.Int64
+	nulBytes, recovered, overflows, openErrors                             atomic.Int64
 }
 
 // Snapshot returns the counters by name.
@@ -40,7 +40,7 @@ func (m *Metrics) Snapshot() map[string]int64 {
 		"truncations": m.truncations.Load(), "files_opened": m.opened.Load(),
 		"files_closed": m.closed.Load(), "rescans": m.rescans.Load(),
 		"nul_bytes_skipped": m.nulBytes.Load(), "copy_recovered_bytes": m.recovered.Load(),
-		"watch_overflows": m.overflows.Load()}
+		"watch_overflows": m.overflows.Load(), "open_errors": m.openErrors.Load()}
 }
 
 // goneFor is how long the inode of a deleted file is remembered: a new file that reuses it
@@ -414,6 +414,7 @@ func (s *Source) ensure(ctx context.Context, path, target string, di devIno, fi 
 	start := startPoint{from: from, fresh: fresh, atEnd: s.atStart && s.cfg.StartAt == "end"}
 	if err := f.open(path, start); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
+			s.metrics.openErrors.Add(1)
 			s.logger.Warn("cannot open file; will retry at the next rescan", "path", path,
 				"err", err)
 		}

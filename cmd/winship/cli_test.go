@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,5 +156,46 @@ func TestOnceTimeoutExitsNonZeroAndKeepsTheRest(t *testing.T) {
 	_, stderr, code = run(t, dir, nil, "run", "--once", "--timeout", "30s", "-c", cfg)
 	if code != 0 || len(bs.Events()) != 100 {
 		t.Fatalf("second run: exit %d, %d events: %s", code, len(bs.Events()), stderr)
+	}
+}
+
+func TestRunFlagsAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "")
+	if _, stderr, code := run(t, dir, nil, "run", "--timeout", "5s", "-c", cfg); code == 0 ||
+		!strings.Contains(stderr, "--timeout applies only with --once") {
+		t.Errorf("--timeout without --once: %d %q", code, stderr)
+	}
+	if _, stderr, code := run(t, dir, nil, "run", "--once", "--timeout", "-1s", "-c", cfg); code == 0 ||
+		!strings.Contains(stderr, "must not be negative") {
+		t.Errorf("negative --timeout: %d %q", code, stderr)
+	}
+}
+
+// TestOnceFailsOnAnUnreadableFile: --once delivers what it can read and exits 1 when a
+// matched file could not be opened, so cron notices. As root, the agent runs as nobody.
+func TestOnceFailsOnAnUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "")
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	appendLines(t, filepath.Join(dir, "logs/a.log"), 0, 5)
+	appendLines(t, filepath.Join(dir, "logs/b.log"), 0, 5)
+	os.Chmod(filepath.Join(dir, "logs/b.log"), 0)
+	cmd := exec.Command(binPath, "run", "--once", "-c", cfg)
+	if os.Geteuid() == 0 {
+		for _, d := range []string{filepath.Dir(dir), dir, filepath.Join(dir, "logs")} {
+			os.Chmod(d, 0o777)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 ||
+		!strings.Contains(stderr.String(), "could not be opened") {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if n := len(readEvents(t, filepath.Join(dir, "out/events.jsonl"))); n != 5 {
+		t.Fatalf("%d events from the readable file, want 5", n)
 	}
 }

@@ -79,6 +79,12 @@ func newRunCmd() *cobra.Command {
 		Short: "Tail the configured files and ship their entries until SIGINT or SIGTERM",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("timeout") && !once {
+				return errors.New("--timeout applies only with --once")
+			}
+			if timeout < 0 {
+				return errors.New("--timeout must not be negative")
+			}
 			cfg, err := loadConfig(cfgPath, cmd.Flags().Changed("config"), cmd.ErrOrStderr())
 			if err != nil {
 				return err

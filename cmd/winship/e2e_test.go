@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	os.Chmod(dir, 0o755) // tests may run the binary as another user
 	binPath = filepath.Join(dir, "winship")
 	args := []string{"build", "-o", binPath}
 	if raceEnabled {

@@ -457,3 +457,24 @@ sinks:
 		t.Fatalf("file sink got %d events, want %d", got, total)
 	}
 }
+
+// TestStopDuringRetriesIsPrompt: with the sink answering 503 (nothing on the wire for
+// long), stopping does not wait for shutdown_timeout: waits between attempts end at once.
+func TestStopDuringRetriesIsPrompt(t *testing.T) {
+	dir := t.TempDir()
+	fake := httpfake.New(t, httpfake.Config{})
+	fake.Down(httpfake.Answer{Status: 503})
+	cfg := httpSetup(t, dir, fake.URL, "")
+	cfg.ShutdownTimeout = 20 * time.Second
+	cfg.Sinks[0].Retry.InitialBackoff, cfg.Sinks[0].Retry.MaxBackoff = 5*time.Second, 10*time.Second
+	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, 100, 0)
+	r := startRun(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := fake.Wait(ctx, func(s httpfake.Stats) bool { return s.Requests >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if took := r.stop(t); took > 5*time.Second {
+		t.Fatalf("stopping took %s while the sink only waited to retry", took)
+	}
+}

@@ -6,6 +6,8 @@ package config
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"fmt"
 	"net"
 	"os"
@@ -133,6 +135,9 @@ func Parse(data []byte, name, dir string, factories map[string]sinks.Factory) (*
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: name, Msg: "the file is empty: it needs sources and sinks"}
+		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			return nil, fmt.Errorf("%s:%s: %s", name, m[1], m[2])
@@ -161,14 +166,21 @@ func Parse(data []byte, name, dir string, factories map[string]sinks.Factory) (*
 	return cfg, nil
 }
 
-// checkFeedback refuses a sink that writes a file a source reads.
+// checkFeedback refuses a sink that writes a file a source reads, or one another sink
+// writes too.
 func (d *decoder) checkFeedback(doc *yaml.Node, c *Config) error {
+	writers := map[string]string{}
 	for i, s := range c.Sinks {
 		w, ok := s.Options.(sinks.Writer)
 		if !ok {
 			continue
 		}
 		for _, p := range w.WrittenPaths() {
+			if other, dup := writers[p]; dup {
+				return d.at(doc, fmt.Sprintf("sinks[%d]", i), fmt.Sprintf(
+					"writes %s, which sink %s writes too", p, other), "sinks", i, "name")
+			}
+			writers[p] = s.Name
 			for _, src := range c.Sources {
 				for _, g := range src.Paths {
 					if ok, _ := filepath.Match(g, p); ok {

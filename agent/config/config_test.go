@@ -52,6 +52,8 @@ func TestBadConfigs(t *testing.T) {
 		"unknown-source-ref": `testdata/bad/unknown-source-ref.yaml:6: sinks[0].sources[0]: no source has this name (got "b")`,
 		"no-sinks":           "testdata/bad/no-sinks.yaml:1: sinks: at least one sink is required",
 		"not-yaml":           "testdata/bad/not-yaml.yaml:1: did not find expected ',' or ']'",
+		"empty":              "testdata/bad/empty.yaml: the file is empty: it needs sources and sinks",
+		"same-output":        `testdata/bad/same-output.yaml:6: sinks[1]: writes ` + mustAbs("testdata/bad/out.jsonl") + `, which sink one writes too (got "two")`,
 	}
 	entries, _ := os.ReadDir("testdata/bad")
 	if len(entries) != len(cases) {
@@ -156,4 +158,12 @@ func TestSinkOutputInsideASourceIsRefused(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("error:\n got %v\nwant %s", err, want)
 	}
+}
+
+func mustAbs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		panic(err)
+	}
+	return a
 }

@@ -34,8 +34,9 @@ var rotFactories = map[string]sinks.Factory{
 	"file": file.Factory,
 	"down": {
 		NewOptions: func() sinks.Options { return &downOptions{} },
-		Defaults:   sinks.Defaults{MaxEvents: 100, MaxBytes: 1 << 20, MaxWait: 10 * time.Millisecond, Concurrency: 1},
-		New:        func(sinks.Spec, sinks.Options) (sinks.Sink, error) { return downSink{}, nil },
+		Defaults: sinks.Defaults{MaxEvents: 100, MaxBytes: 1 << 20,
+			MaxWait: 10 * time.Millisecond, Concurrency: 1},
+		New: func(sinks.Spec, sinks.Options) (sinks.Sink, error) { return downSink{}, nil },
 	},
 }
 
@@ -97,8 +98,8 @@ func (r *rotRun) stop(t *testing.T) {
 }
 
 func rotLine(k int) string {
-	return fmt.Sprintf(`{"level":"info","message":"line %d","timestamp":"2026-12-03T10:00:%02d.%03dZ"}`+"\n",
-		k, k/1000%60, k%1000)
+	return fmt.Sprintf(`{"level":"info","message":"line %d",`+
+		`"timestamp":"2026-12-03T10:00:%02d.%03dZ"}`+"\n", k, k/1000%60, k%1000)
 }
 
 func rotLines(from, to int) string {
@@ -230,7 +231,9 @@ func TestRestartAcrossChangesThroughAgent(t *testing.T) {
 	rotAppend(t, path("error.log"), rotLines(100, 150))
 	rotAppend(t, path("access.log"), rotLines(150, 200))
 	r := rotStart(t, cfg)
-	waitFor(t, "the first 200 lines", 10*time.Second, func() bool { return len(readOut(t, out)) >= 200 })
+	waitFor(t, "the first 200 lines", 10*time.Second, func() bool {
+		return len(readOut(t, out)) >= 200
+	})
 	r.stop(t)
 
 	// While stopped: combined.log gets lines, is rotated out of the glob, a new one starts;

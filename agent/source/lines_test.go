@@ -88,7 +88,8 @@ func TestOddBytes(t *testing.T) {
 			if e.Flags&event.FlagInvalidUTF8 == 0 || !strings.ContainsRune(e.Message, utf8.RuneError) {
 				t.Errorf("invalid UTF-8 line: message %q, flags %b", e.Message, e.Flags)
 			}
-		} else if e.Flags != 0 || !utf8.ValidString(e.Message) || strings.ContainsAny(e.Message, "\r\ufeff") {
+		} else if e.Flags != 0 || !utf8.ValidString(e.Message) ||
+			strings.ContainsAny(e.Message, "\r\ufeff") {
 			t.Errorf("message %q, flags %b", e.Message, e.Flags)
 		}
 	}

@@ -43,7 +43,8 @@ func (s *Source) resumeEntry(ctx context.Context, e checkpoint.Entry, di devIno,
 		return
 	}
 	f := s.newFollower(e.Path)
-	if err := f.open(name, startPoint{from: &resume{id: e.ID, off: e.Offset}, away: true}); err != nil {
+	start := startPoint{from: &resume{id: e.ID, off: e.Offset}, away: true}
+	if err := f.open(name, start); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			s.logger.Warn("cannot open a file rotated while stopped; its end is not read",
 				"path", name, "err", err)

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -33,7 +34,11 @@ type startPoint struct {
 	fresh bool    // the inode belonged to a deleted file: ignore the checkpoints
 	atEnd bool    // start_at: end, on the first scan
 	away  bool    // the file is no longer under the globs (rotated while the agent was stopped)
+	want  devIno  // the identity the name had when it was matched; zero: any
 }
+
+// errRenamed says that the name held another file by the time it was opened.
+var errRenamed = errors.New("renamed between the scan and the open")
 
 // follower reads one file (one identity) from its offset, splits complete lines, parses
 // them and hands batches to the writer. It owns its file descriptor; only its goroutine
@@ -100,6 +105,10 @@ func (f *follower) open(name string, sp startPoint) error {
 	file, err := os.Open(name)
 	if err != nil {
 		return err
+	}
+	if fi, err := file.Stat(); err != nil || sp.want != (devIno{}) && toDevIno(fi) != sp.want {
+		file.Close()
+		return errRenamed
 	}
 	if err := f.position(file, sp); err != nil {
 		file.Close()
@@ -180,7 +189,7 @@ func (f *follower) holdsAt(tail []byte, off int64) bool {
 // resumePoint is what the source keeps when the follower ends cleanly.
 func (f *follower) resumePoint() resume {
 	return resume{id: f.id, off: f.readOff, tail: bytes.Clone(f.lastSeen), size: f.pos(),
-		mtime: f.lastMtime}
+		mtime: f.lastMtime, ended: time.Now()}
 }
 
 // run follows the file until ctx ends or the file is finished. It always closes the file.

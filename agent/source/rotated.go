@@ -43,7 +43,7 @@ func (s *Source) resumeEntry(ctx context.Context, e checkpoint.Entry, di devIno,
 		return
 	}
 	f := s.newFollower(e.Path)
-	start := startPoint{from: &resume{id: e.ID, off: e.Offset}, away: true}
+	start := startPoint{from: &resume{id: e.ID, off: e.Offset}, away: true, want: di}
 	if err := f.open(name, start); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			s.logger.Warn("cannot open a file rotated while stopped; its end is not read",

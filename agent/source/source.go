@@ -47,6 +47,11 @@ func (m *Metrics) Snapshot() map[string]int64 {
 // within that time is read from its start without consulting the checkpoints at all.
 const goneFor = time.Hour
 
+// knownFor is how long where a follower stopped is remembered once its file is no longer
+// seen under the globs. A scan racing a rename can miss a file for a moment; without this,
+// its next follower would start from the checkpoint store, which lags the writer.
+const knownFor = time.Minute
+
 // Source watches one configured source. Run is its only goroutine besides the followers;
 // the maps below are shared with the followers' exits and guarded by mu.
 type Source struct {
@@ -85,6 +90,7 @@ type resume struct {
 	tail  []byte
 	size  int64
 	mtime time.Time
+	ended time.Time
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -372,13 +378,13 @@ func (s *Source) watchTarget(target string) {
 	s.dirs[filepath.Dir(target)] = true
 }
 
-// prune forgets where followers of files no longer under the globs stopped (the checkpoint
-// store has it by now), and deleted inodes after goneFor.
+// prune forgets where followers of files no longer under the globs stopped, after knownFor
+// (the checkpoint store has it by then), and deleted inodes after goneFor.
 func (s *Source) prune(seen map[devIno]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for di := range s.known {
-		if !seen[di] {
+	for di, k := range s.known {
+		if !seen[di] && time.Since(k.ended) > knownFor {
 			delete(s.known, di)
 		}
 	}
@@ -404,15 +410,18 @@ func (s *Source) ensure(ctx context.Context, path, target string, di devIno, fi 
 		if k.size == fi.Size() && k.mtime.Equal(fi.ModTime()) {
 			return // closed while idle and unchanged since
 		}
-		delete(s.known, di)
 		from = &k
 	}
 	_, fresh := s.gone[di]
-	delete(s.gone, di)
 	f := s.newFollower(path)
 	f.linkTarget = target
-	start := startPoint{from: from, fresh: fresh, atEnd: s.atStart && s.cfg.StartAt == "end"}
+	start := startPoint{from: from, fresh: fresh, atEnd: s.atStart && s.cfg.StartAt == "end",
+		want: di}
 	if err := f.open(path, start); err != nil {
+		if errors.Is(err, errRenamed) {
+			s.rescanSoon() // finds both files where they are now
+			return
+		}
 		if !errors.Is(err, os.ErrNotExist) {
 			s.metrics.openErrors.Add(1)
 			s.logger.Warn("cannot open file; will retry at the next rescan", "path", path,
@@ -420,6 +429,8 @@ func (s *Source) ensure(ctx context.Context, path, target string, di devIno, fi 
 		}
 		return
 	}
+	delete(s.known, di)
+	delete(s.gone, di)
 	if s.once {
 		f.target = fi.Size()
 	}

@@ -95,6 +95,7 @@ func (h *harness) start(tweak ...func(*Source)) {
 	out := make(chan Batch, 4)
 	first := len(h.store.Entries()) == 0
 	h.src = New(h.cfg, h.store, out, testLogger(h.t), h.metrics, first, false)
+	h.src.barrier = make(chan chan struct{})
 	for _, fn := range tweak {
 		fn(h.src)
 	}
@@ -310,6 +311,15 @@ func lines(from, to int) string {
 // files again only when showChanges is called and a change is notified, or on a rescan.
 func (h *harness) hideChanges() {
 	h.src.dropEvents.Store(true)
+	// A round trip through Run's loop: an event it was handling is done, later ones are
+	// dropped; then a rescan it asked for is dropped too.
+	done := make(chan struct{})
+	h.src.barrier <- done
+	<-done
+	select {
+	case <-h.src.rescan:
+	default:
+	}
 	h.src.mu.Lock()
 	defer h.src.mu.Unlock()
 	for _, f := range h.src.followers {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,8 +90,12 @@ func TestQueueOverflowRescansEverything(t *testing.T) {
 		h.appendFile(fmt.Sprintf("new%02d.log", i), lines(30+i*2, 32+i*2))
 	}
 	time.Sleep(100 * time.Millisecond) // the lost events would have arrived by now
-	if n := len(h.snapshot()); n != 10 {
-		t.Fatalf("%d events before the overflow; the seam should have hidden the changes", n)
+	for _, e := range h.snapshot() {
+		// combined.log's follower may have been reading when the events stopped; new
+		// files can only be found by a scan.
+		if strings.Contains(e.Path, "new") {
+			t.Fatalf("%s found before the overflow; the seam should have hidden it", e.Path)
+		}
 	}
 	inject <- fsnotify.ErrEventOverflow
 	h.waitCount(130, 5*time.Second)

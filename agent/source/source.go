@@ -77,8 +77,9 @@ type Source struct {
 
 	// Seams for tests; nil or zero in production.
 	newWatcher func() (*fsnotify.Watcher, error)
-	dropEvents atomic.Bool // simulate a queue that lost its events
-	injectErr  chan error  // watch errors delivered as if fsnotify reported them
+	dropEvents atomic.Bool        // simulate a queue that lost its events
+	injectErr  chan error         // watch errors delivered as if fsnotify reported them
+	barrier    chan chan struct{} // closed by Run's loop between two events
 }
 
 // resume is what a follower that ended cleanly leaves behind: everything before off was
@@ -159,6 +160,8 @@ func (s *Source) Run(ctx context.Context) error {
 			s.onWatchError(ctx, err)
 		case err := <-s.injectErr:
 			s.onWatchError(ctx, err)
+		case done := <-s.barrier:
+			close(done)
 		case <-pollC:
 			s.pokeAll()
 			s.scan(ctx)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/winship/winship/agent/durable"
 )
 
 // ErrPastEnd is returned by Ack for a position past the durable end.
@@ -141,7 +143,7 @@ func (c *Cursor) create(p Pos) error {
 	if err := os.Rename(tmp, c.path); err != nil {
 		return fmt.Errorf("create cursor %q: %w", c.name, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("create cursor %q: %w", c.name, err)
 	}
 	f, err := os.OpenFile(c.path, os.O_RDWR, 0)

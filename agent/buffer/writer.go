@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/winship/winship/agent/durable"
 )
 
 // maxKeptBuf bounds the encode buffer kept between Append calls.
@@ -53,7 +55,7 @@ func (l *Log) Sync() (Pos, error) {
 		return l.End(), l.fail("fsync", err)
 	}
 	if l.dirDirty {
-		if err := syncDir(l.dir); err != nil {
+		if err := durable.SyncDir(l.dir); err != nil {
 			return l.End(), l.fail("fsync folder of", err)
 		}
 		l.dirDirty = false
@@ -276,7 +278,7 @@ func (l *Log) Reclaim() error {
 	if err := l.roll(); err != nil {
 		return l.fail("roll", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := durable.SyncDir(l.dir); err != nil {
 		return l.fail("fsync folder of", err)
 	}
 	l.dirDirty = false

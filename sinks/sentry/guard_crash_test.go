@@ -151,8 +151,8 @@ func TestGuardReservationSurvivesCrashLoop(t *testing.T) {
 func TestQuotaReservationFailureKeepsTheEvent(t *testing.T) {
 	srv := sentryfake.New(t, sentryfake.Options{})
 	dir := t.TempDir()
-	// A folder where the temporary state file goes makes every write fail.
-	if err := os.Mkdir(filepath.Join(dir, guardStateFile+".tmp"), 0o700); err != nil {
+	// A folder where the state file goes makes every write fail (the rename onto it).
+	if err := os.MkdirAll(filepath.Join(dir, guardStateFile, "x"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	s := newTestSink(t, srv, sinkSetup{dir: dir, mutate: func(o *Options) {
@@ -168,7 +168,7 @@ func TestQuotaReservationFailureKeepsTheEvent(t *testing.T) {
 	if c := s.Counters()["guard_state_errors"]; c != 1 {
 		t.Errorf("guard_state_errors = %d, want 1", c)
 	}
-	if err := os.Remove(filepath.Join(dir, guardStateFile+".tmp")); err != nil {
+	if err := os.RemoveAll(filepath.Join(dir, guardStateFile)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Send(context.Background(), batchOf(1)); err != nil || len(srv.Events()) != 1 {

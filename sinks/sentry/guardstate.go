@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/winship/winship/agent/durable"
 )
 
 const (
@@ -103,7 +104,7 @@ func (g *guard) writeLocked() error {
 	if err != nil {
 		return fmt.Errorf("encode guard state: %w", err)
 	}
-	if err := writeFileAtomic(g.path, b); err != nil {
+	if err := durable.WriteFile(g.path, b, 0o600); err != nil {
 		return err
 	}
 	g.dirty = false
@@ -127,47 +128,6 @@ func (g *guard) close() error {
 	if err := g.writeLocked(); err != nil {
 		g.saveErrors.Add(1)
 		return fmt.Errorf("save sentry guard state: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with data so that a crash or a power cut leaves either
-// the old content or the new: a temporary file, fsync, rename, fsync of the folder.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir fsyncs a folder so that a file renamed into it survives a power cut.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open folder %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync folder %s: %w", dir, err)
 	}
 	return nil
 }

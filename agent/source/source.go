@@ -469,4 +469,9 @@ func (s *Source) follow(ctx context.Context, di devIno, f *follower) {
 	case err == nil && ctx.Err() == nil && end != endOnce:
 		s.known[di] = f.resumePoint()
 	}
+	if end == endDeleted || end == endRotated {
+		// A new file may have taken the inode (or the name) while this follower was
+		// finishing, and been handed to it: look again.
+		s.rescanSoon()
+	}
 }

@@ -167,6 +167,37 @@ func (s *Store) Lookup(f *os.File) (*Entry, error) {
 	return &cp, nil
 }
 
+// Stale finds the entry of an earlier file on f's device and inode whose content f no
+// longer holds (truncated or rewritten while winship was not watching), the one read
+// furthest. It returns nil when there is none.
+func (s *Store) Stale(f *os.File) (*Entry, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	di := devIno(fi)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var best *Entry
+	for id, e := range s.entries {
+		if id.Dev != di.Dev || id.Ino != di.Ino || (best != nil && e.Offset <= best.Offset) {
+			continue
+		}
+		same, err := SameFile(f, id)
+		if err != nil {
+			return nil, err
+		}
+		if !same || e.Offset > fi.Size() {
+			best = e
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	cp := *best
+	return &cp, nil
+}
+
 // Set records that every byte of the file id before offset is durable. It drops every other
 // entry with id's device and inode: one inode is one file at a time, so those entries are
 // either this file under an older (shorter-head or pre-truncation) identity or a deleted

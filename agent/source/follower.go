@@ -44,7 +44,11 @@ var errRenamed = errors.New("renamed between the scan and the open")
 // them and hands batches to the writer. It owns its file descriptor; only its goroutine
 // touches its fields, except path (guarded by pathMu), poke and away.
 type follower struct {
-	src  *Source
+	src *Source
+	// stale is the checkpoint of what this inode held before it was truncated or rewritten
+	// while winship was stopped; run reads its unread end from a copy first (stalecopy.go).
+	stale *checkpoint.Entry
+
 	path string // the name under the globs; updated when the file is renamed within them
 	// linkTarget is the file a followed symlink pointed to when opened; set before the
 	// follower starts, read-only after.
@@ -58,6 +62,7 @@ type follower struct {
 	skipping  bool   // inside an over-long line, discarding until its newline
 	maybeHole bool   // the read position may be inside a sparse hole
 	lastSeen  []byte // up to tailCheckBytes bytes before readOff
+	scratch   [2 * tailCheckBytes]byte
 	lastMtime time.Time
 	target    int64 // --once: stop at this size; -1 when following
 
@@ -170,7 +175,11 @@ func (f *follower) startOffset(sp startPoint, size int64) (int64, error) {
 		if entry != nil {
 			f.logger.Warn("file is shorter than its checkpoint; reading it from the start",
 				"path", f.path, "offset", entry.Offset, "size", size)
+			f.stale = entry
 			return 0, nil
+		}
+		if f.stale, err = f.src.store.Stale(f.file); err != nil {
+			return 0, err
 		}
 	}
 	if sp.atEnd {
@@ -195,6 +204,9 @@ func (f *follower) resumePoint() resume {
 // run follows the file until ctx ends or the file is finished. It always closes the file.
 func (f *follower) run(ctx context.Context) (ending, error) {
 	defer f.file.Close()
+	if err := f.recoverStale(ctx); err != nil {
+		return endStopped, err
+	}
 	inactive := time.NewTimer(f.src.cfg.CloseInactive)
 	defer inactive.Stop()
 	var flushTimer *time.Timer

@@ -75,16 +75,15 @@ func (f *follower) readAvailable(ctx context.Context) (bool, error) {
 // each read and before its bytes are used, it closes the window between the truncation check
 // and the read: a chunk read after a truncation is never taken for the old file's next bytes.
 func (f *follower) unchangedBefore() bool {
-	want := f.lastSeen
-	if len(f.carry) > 0 {
-		want = append(append([]byte(nil), f.lastSeen...), f.carry[:min(len(f.carry), tailCheckBytes)]...)
-	}
-	if len(want) == 0 {
+	held := f.carry[:min(len(f.carry), tailCheckBytes)]
+	size := len(f.lastSeen) + len(held)
+	if size == 0 {
 		return true
 	}
-	got := make([]byte, len(want))
+	got := f.scratch[:size] // no allocation: this runs after every read
 	n, _ := f.file.ReadAt(got, f.readOff-int64(len(f.lastSeen)))
-	return n == len(got) && bytes.Equal(got, want)
+	return n == size && bytes.Equal(got[:len(f.lastSeen)], f.lastSeen) &&
+		bytes.Equal(got[len(f.lastSeen):], held)
 }
 
 // skipHole jumps over a sparse hole (the run of NUL bytes copytruncate leaves when the writer

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"syscall"
 	"time"
@@ -59,6 +60,7 @@ type agent struct {
 // start opens the state (lock, buffer, checkpoints) and builds the sinks.
 func start(cfg *config.Config, logger *slog.Logger) (*agent, error) {
 	a := &agent{cfg: cfg, logger: logger, m: newMetrics(), srcM: &source.Metrics{}}
+	a.m.reg.MustRegister(newSourceCounters(a.srcM.Snapshot))
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create state_dir: %w", err)
 	}
@@ -313,9 +315,16 @@ func (a *agent) summary() {
 		a.logger.Info("sink summary", attrs...)
 	}
 	snap := a.srcM.Snapshot()
-	a.logger.Info("source summary", "lines", snap["lines"], "bytes", snap["bytes"],
-		"files_opened", snap["files_opened"], "partial", snap["partial"],
-		"truncated_lines", snap["truncated"], "truncations", snap["truncations"])
+	keys := make([]string, 0, len(snap))
+	for k := range snap {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	attrs := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		attrs = append(attrs, k, snap[k])
+	}
+	a.logger.Info("source summary", attrs...)
 }
 
 func (a *agent) serveMetrics() func() {

@@ -478,3 +478,63 @@ func TestStopDuringRetriesIsPrompt(t *testing.T) {
 		t.Fatalf("stopping took %s while the sink only waited to retry", took)
 	}
 }
+
+// TestMetricsHoldNoSecrets: the registry /metrics serves has the pipeline's series, and no label holds a URL or
+// a secret.
+func TestMetricsHoldNoSecrets(t *testing.T) {
+	dir := t.TempDir()
+	fake := httpfake.New(t, httpfake.Config{Token: "s3cr3t-token"})
+	cfg := httpSetup(t, dir, fake.URL+"/ingest?key=s3cr3t-key", "    headers: { Authorization: Bearer s3cr3t-token }\n")
+	cfg.MetricsAddr = "127.0.0.1:0"
+	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, 10, 0)
+	a, err := start(cfg, quietLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, Options{}) }()
+	waitAccepted(t, fake, 10)
+	cancel()
+	<-done
+	var buf bytes.Buffer
+	if err := expfmtText(a, &buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{`winship_events_sent_total{sink="api"} 10`,
+		`winship_source_total{what="lines"} 10`, "winship_events_buffered_total 10"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(out, "s3cr3t") || strings.Contains(out, "127.0.0.1") {
+		t.Error("a secret or the sink URL is in the metrics")
+	}
+}
+
+// expfmtText gathers the agent's registry in the text exposition format.
+func expfmtText(a *agent, w *bytes.Buffer) error {
+	mfs, err := a.m.reg.Gather()
+	if err != nil {
+		return err
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			w.WriteString(mf.GetName())
+			if len(m.GetLabel()) > 0 {
+				w.WriteString("{")
+				for i, l := range m.GetLabel() {
+					if i > 0 {
+						w.WriteString(",")
+					}
+					fmt.Fprintf(w, "%s=%q", l.GetName(), l.GetValue())
+				}
+				w.WriteString("}")
+			}
+			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			fmt.Fprintf(w, " %g\n", v)
+		}
+	}
+	return nil
+}

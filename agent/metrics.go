@@ -89,3 +89,25 @@ func (c *sinkCounters) Collect(ch chan<- prometheus.Metric) {
 			c.name, what)
 	}
 }
+
+// sourceCounters exports the followers' counters (lines, bytes, partial, truncations,
+// copy_recovered_bytes, ...) at scrape time as winship_source_total{what}.
+type sourceCounters struct {
+	snap func() map[string]int64
+	desc *prometheus.Desc
+}
+
+func newSourceCounters(snap func() map[string]int64) *sourceCounters {
+	return &sourceCounters{snap: snap, desc: prometheus.NewDesc("winship_source_total",
+		"What the followers read and handled, by what (lines, bytes, partial, truncated, "+
+			"truncations, files_opened, copy_recovered_bytes, open_errors, ...).",
+		[]string{"what"}, nil)}
+}
+
+func (c *sourceCounters) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *sourceCounters) Collect(ch chan<- prometheus.Metric) {
+	for what, n := range c.snap() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), what)
+	}
+}

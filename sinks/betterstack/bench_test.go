@@ -6,61 +6,32 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/winship/winship/agent/event"
+	"github.com/winship/winship/internal/benchkit"
 	httpsink "github.com/winship/winship/sinks/http"
-	"github.com/winship/winship/sinks/http/httpfake"
 )
-
-// realBatch returns n events cycled from the real Winston output in testdata (320 lines).
-func realBatch(b *testing.B, n int) []*event.Event {
-	var all []*event.Event
-	for _, f := range []string{"testdata/combined.log", "testdata/combined-unicode.log"} {
-		evs, err := httpfake.ReadWinston(f, "app")
-		if err != nil {
-			b.Fatal(err)
-		}
-		all = append(all, evs...)
-	}
-	// Cycled lines get distinct times, as a real stream's would have.
-	out := make([]*event.Event, n)
-	for i := range out {
-		e := *all[i%len(all)]
-		e.Time = e.Time.Add(time.Duration(i) * time.Millisecond)
-		out[i] = &e
-	}
-	return out
-}
-
-func report(b *testing.B, events, raw, zipped int) {
-	perEvent := float64(b.Elapsed().Nanoseconds()) / float64(b.N*events)
-	b.ReportMetric(perEvent, "ns/event")
-	b.ReportMetric(1e9/perEvent, "events/s")
-	b.ReportMetric(float64(raw)/float64(events), "B/event")
-	b.ReportMetric(float64(zipped)/float64(events), "gzB/event")
-}
 
 // BenchmarkEncodeJSON is what Send does to a batch of 1,000 real Winston events before
 // posting it: encode the JSON array (fields merged) and gzip it.
 func BenchmarkEncodeJSON(b *testing.B) {
-	batch := realBatch(b, 1000)
+	batch := benchkit.RealBatch(b, 1000, "testdata/combined.log", "testdata/combined-unicode.log")
 	enc := encoder{host: "web-1", maxEvent: MaxEventBytes}
 	gz := httpsink.NewGzipper(httpsink.DefaultGzipLevel)
 	offs := make([]int, 0, len(batch)+1)
 	var body, wire []byte
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU(b)
+	cpu := benchkit.StartCPU(b)
 	for i := 0; i < b.N; i++ {
 		body, offs, _ = enc.appendBatch(httpsink.GetBuffer(), batch, offs[:0])
 		wire, _ = gz.Compress(wire[:0], body)
 		httpsink.PutBuffer(body)
 	}
-	cpu.report(b, len(batch))
-	report(b, len(batch), len(body), len(wire))
+	cpu.Report(b, len(batch))
+	benchkit.Report(b, len(batch), len(body), len(wire))
 }
 
 // BenchmarkEncodeMsgpack is the msgpack alternative, same keys and gzip level. Event.Fields
@@ -72,7 +43,7 @@ func BenchmarkEncodeMsgpack(b *testing.B) {
 }
 
 func benchMsgpack(b *testing.B, predecoded bool) {
-	batch := realBatch(b, 1000)
+	batch := benchkit.RealBatch(b, 1000, "testdata/combined.log", "testdata/combined-unicode.log")
 	decoded := make([][]kv, len(batch))
 	for i, e := range batch {
 		decoded[i] = decodeFields(e.Fields)
@@ -84,7 +55,7 @@ func benchMsgpack(b *testing.B, predecoded bool) {
 	enc.SetSortMapKeys(true) // nested maps in a stable order, as Winston wrote them
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU(b)
+	cpu := benchkit.StartCPU(b)
 	for i := 0; i < b.N; i++ {
 		buf.Reset()
 		enc.EncodeArrayLen(len(batch))
@@ -99,8 +70,8 @@ func benchMsgpack(b *testing.B, predecoded bool) {
 		}
 		wire, _ = gz.Compress(wire[:0], buf.Bytes())
 	}
-	cpu.report(b, len(batch))
-	report(b, len(batch), buf.Len(), len(wire))
+	cpu.Report(b, len(batch))
+	benchkit.Report(b, len(batch), buf.Len(), len(wire))
 }
 
 type kv struct {

@@ -6,57 +6,25 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/winship/winship/agent/event"
+	"github.com/winship/winship/internal/benchkit"
 	"github.com/winship/winship/sinks"
-	"github.com/winship/winship/sinks/http/httpfake"
 )
-
-// realBatch returns n events cycled from the real Winston output in testdata (320 lines).
-func realBatch(b *testing.B, n int) []*event.Event {
-	var all []*event.Event
-	for _, f := range []string{"testdata/combined.log", "testdata/combined-unicode.log"} {
-		evs, err := httpfake.ReadWinston(f, "app")
-		if err != nil {
-			b.Fatal(err)
-		}
-		all = append(all, evs...)
-	}
-	// Cycled lines get distinct times, as a real stream's would have.
-	out := make([]*event.Event, n)
-	for i := range out {
-		e := *all[i%len(all)]
-		e.Time = e.Time.Add(time.Duration(i) * time.Millisecond)
-		out[i] = &e
-	}
-	return out
-}
-
-func report(b *testing.B, events, raw, zipped int) {
-	perEvent := float64(b.Elapsed().Nanoseconds()) / float64(b.N*events)
-	b.ReportMetric(perEvent, "ns/event")
-	b.ReportMetric(1e9/perEvent, "events/s")
-	b.ReportMetric(float64(raw)/float64(events), "B/event")
-	if zipped > 0 {
-		b.ReportMetric(float64(zipped)/float64(events), "gzB/event")
-	}
-}
 
 // BenchmarkEncode encodes a batch of 1,000 real Winston events (JSON array), no gzip.
 func BenchmarkEncode(b *testing.B) {
-	batch := realBatch(b, 1000)
+	batch := benchkit.RealBatch(b, 1000, "testdata/combined.log", "testdata/combined-unicode.log")
 	buf := AppendBatch(nil, batch, JSON, "web-1")
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU(b)
+	cpu := benchkit.StartCPU(b)
 	for i := 0; i < b.N; i++ {
 		buf = AppendBatch(buf[:0], batch, JSON, "web-1")
 	}
-	cpu.report(b, len(batch))
-	report(b, len(batch), len(buf), 0)
+	cpu.Report(b, len(batch))
+	benchkit.Report(b, len(batch), len(buf), 0)
 }
 
 // BenchmarkEncodeGzip encodes and compresses a batch of 1,000 real Winston events, at the
@@ -68,19 +36,19 @@ func BenchmarkEncodeGzip(b *testing.B) {
 	}{{"fastest", gzip.BestSpeed}, {"default", gzip.DefaultCompression}}
 	for _, l := range levels {
 		b.Run(l.name, func(b *testing.B) {
-			batch := realBatch(b, 1000)
+			batch := benchkit.RealBatch(b, 1000, "testdata/combined.log", "testdata/combined-unicode.log")
 			gz := NewGzipper(l.level)
 			var body, wire []byte
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := startCPU(b)
+			cpu := benchkit.StartCPU(b)
 			for i := 0; i < b.N; i++ {
 				body = AppendBatch(GetBuffer(), batch, JSON, "web-1")
 				wire, _ = gz.Compress(wire[:0], body)
 				PutBuffer(body)
 			}
-			cpu.report(b, len(batch))
-			report(b, len(batch), len(body), len(wire))
+			cpu.Report(b, len(batch))
+			benchkit.Report(b, len(batch), len(body), len(wire))
 		})
 	}
 }
@@ -99,7 +67,7 @@ func BenchmarkSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	batch := realBatch(b, 1000)
+	batch := benchkit.RealBatch(b, 1000, "testdata/combined.log", "testdata/combined-unicode.log")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -107,5 +75,5 @@ func BenchmarkSend(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	report(b, len(batch), 0, 0)
+	benchkit.Report(b, len(batch), 0, 0)
 }

@@ -290,13 +290,7 @@ func TestBlockWhenFullPausesReading(t *testing.T) {
 	cfg := httpSetup(t, dir, fake.URL, "    buffer: { max_bytes: 1MiB, when_full: block }\n")
 	const total = 12000 // ~3.5 MiB of records, three times the limit
 	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, total, 200)
-	a, err := start(cfg, quietLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, Options{}) }()
+	a, stop := startInProcess(t, cfg)
 	waitFor(t, "the buffer to fill", 30*time.Second, func() bool {
 		return a.workers[0].cursor.Backlog() >= 1<<20
 	})
@@ -310,10 +304,7 @@ func TestBlockWhenFullPausesReading(t *testing.T) {
 	}
 	fake.Up()
 	waitAccepted(t, fake, total)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	checkEachOnce(t, fake, total)
 }
 
@@ -326,13 +317,7 @@ func TestDropOldestCountsExactly(t *testing.T) {
 	cfg := httpSetup(t, dir, fake.URL, "    buffer: { max_bytes: 1MiB, when_full: drop_oldest }\n")
 	const total = 12000
 	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, total, 200)
-	a, err := start(cfg, quietLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, Options{}) }()
+	a, stop := startInProcess(t, cfg)
 	waitFor(t, "every line to be buffered", 30*time.Second, func() bool {
 		return counterValue(t, a.m.buffered) == total
 	})
@@ -342,10 +327,7 @@ func TestDropOldestCountsExactly(t *testing.T) {
 	}
 	fake.Up()
 	waitAccepted(t, fake, total-dropped)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	got := map[int]int{}
 	for _, e := range fake.Events() {
 		var k int
@@ -487,16 +469,9 @@ func TestMetricsHoldNoSecrets(t *testing.T) {
 	cfg := httpSetup(t, dir, fake.URL+"/ingest?key=s3cr3t-key", "    headers: { Authorization: Bearer s3cr3t-token }\n")
 	cfg.MetricsAddr = "127.0.0.1:0"
 	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, 10, 0)
-	a, err := start(cfg, quietLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, Options{}) }()
+	a, stop := startInProcess(t, cfg)
 	waitAccepted(t, fake, 10)
-	cancel()
-	<-done
+	stop()
 	var buf bytes.Buffer
 	if err := expfmtText(a, &buf); err != nil {
 		t.Fatal(err)
@@ -537,4 +512,23 @@ func expfmtText(a *agent, w *bytes.Buffer) error {
 		}
 	}
 	return nil
+}
+
+// startInProcess starts the agent in follow mode and returns it, with a stop that cancels
+// it and fails the test if it ended with an error.
+func startInProcess(t *testing.T, cfg *config.Config) (*agent, func()) {
+	t.Helper()
+	a, err := start(cfg, quietLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, Options{}) }()
+	return a, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

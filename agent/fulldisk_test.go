@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,13 +47,7 @@ sinks:
 `, fake.URL), httpFactories)
 	const total = 40000
 	appendNumbered(t, filepath.Join(dir, "logs/combined.log"), 0, total, 0)
-	a, err := start(cfg, quietLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	ctx, cancel := contextWithCancel()
-	go func() { done <- a.run(ctx, Options{}) }()
+	a, stop := startInProcess(t, cfg)
 	waitFor(t, "a buffer write error (disk full)", 60*time.Second, func() bool {
 		return counterValue(t, a.m.bufferErrors) > 0
 	})
@@ -63,16 +56,9 @@ sinks:
 	waitFor(t, "every line in the file sink", 60*time.Second, func() bool {
 		return len(readOut(t, filepath.Join(dir, "out/events.jsonl"))) >= total
 	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	checkEachOnce(t, fake, total)
 	if n := len(readOut(t, filepath.Join(dir, "out/events.jsonl"))); n != total {
 		t.Fatalf("file sink has %d events, want %d", n, total)
 	}
-}
-
-func contextWithCancel() (context.Context, context.CancelFunc) {
-	return context.WithCancel(context.Background())
 }

@@ -387,19 +387,9 @@ func TestKill9WithFlakySinkLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "logs/combined.log")
 	os.MkdirAll(filepath.Dir(log), 0o755)
-	cfg := filepath.Join(dir, "winship.yaml")
-	os.WriteFile(cfg, []byte(`state_dir: ./state
-sources:
-  - name: backend
-    paths: ["./logs/*.log"]
-    format: json
-sinks:
-  - name: api
-    type: http
-    url: `+fake.URL+`
-    batch: { max_events: 300, max_wait: 20ms }
+	cfg := httpConfig(t, dir, fake.URL, `    batch: { max_events: 300, max_wait: 20ms }
     retry: { initial_backoff: 10ms, max_backoff: 100ms }
-`), 0o644)
+`)
 
 	next := 0
 	for round := 0; round < rounds; round++ {
@@ -464,4 +454,24 @@ func TestCopytruncateWhileStoppedReadsTheCopy(t *testing.T) {
 	if n := len(readEvents(t, out)); n != 31 || strings.Contains(stderr, "level=WARN") {
 		t.Fatalf("a later run: %d events\n%s", n, stderr)
 	}
+}
+
+// httpConfig writes a config with one JSON source over ./logs and one http sink at url;
+// extra is appended to the sink's keys.
+func httpConfig(t *testing.T, dir, url, extra string) string {
+	t.Helper()
+	p := filepath.Join(dir, "winship.yaml")
+	body := `state_dir: ./state
+sources:
+  - name: backend
+    paths: ["./logs/*.log"]
+    format: json
+sinks:
+  - name: api
+    type: http
+    url: ` + url + "\n" + extra
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -110,19 +110,9 @@ func TestStressOutageBigBacklog(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "logs/combined.log")
 	os.MkdirAll(filepath.Dir(log), 0o755)
-	cfg := filepath.Join(dir, "winship.yaml")
-	os.WriteFile(cfg, []byte(`state_dir: ./state
-sources:
-  - name: backend
-    paths: ["./logs/*.log"]
-    format: json
-sinks:
-  - name: api
-    type: http
-    url: `+srv.URL+`
-    buffer: { max_bytes: 4GiB }
+	cfg := httpConfig(t, dir, srv.URL, `    buffer: { max_bytes: 4GiB }
     retry: { initial_backoff: 50ms, max_backoff: 500ms }
-`), 0o644)
+`)
 	writeSized(t, log, 0, total/2, lineBytes)
 
 	var peak atomic.Int64
